@@ -38,7 +38,7 @@ const GENL_HEADER_SIZE = 4;
 export interface ApplyOptions {
   /** 'last' acknowledges only the last message of each send (fastest); 'each' acknowledges every one. */
   ack?: 'each' | 'last';
-  /** Messages per sendmsg. */
+  /** Messages per sendmsg (default 1024). */
   perSend?: number;
 }
 
@@ -160,21 +160,19 @@ export class IpvsClient {
    * the kernel as unknown, never as empty); a service whose destinations cannot be read is kept
    * with `destinations: undefined`.
    */
-  async table(concurrency = 16): Promise<ObservedEntry[]> {
+  async table(): Promise<ObservedEntry[]> {
     const services = await this.services();
-    const entries: ObservedEntry[] = services.map((service) => ({ service, destinations: undefined }));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < entries.length) {
-        const entry = entries[next++]!;
-        try {
-          entry.destinations = await this.destinations(entry.service);
-        } catch {
-          entry.destinations = undefined;
-        }
+    const entries: ObservedEntry[] = [];
+    // The kernel runs one dump per socket at a time, so these go one after another.
+    for (const service of services) {
+      let destinations: DestinationState[] | undefined;
+      try {
+        destinations = await this.destinations(service);
+      } catch {
+        destinations = undefined;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, entries.length) }, worker));
+      entries.push({ service, destinations });
+    }
     return entries;
   }
 
@@ -212,10 +210,8 @@ export class IpvsClient {
    */
   async apply(operations: readonly IpvsOperation[], options: ApplyOptions = {}): Promise<ApplyFailure[]> {
     const requests = operations.map((op) => this.request(commandOf[op.kind], operationAttrs(op)));
-    const result = await this.socket.batch(requests, {
-      ack: options.ack ?? 'last',
-      ...(options.perSend !== undefined ? { perSend: options.perSend } : {}),
-    });
+    // 1024 per send is the iovec limit; the socket lowers it if its receive buffer is small.
+    const result = await this.socket.batch(requests, { ack: options.ack ?? 'last', perSend: options.perSend ?? 1024 });
     return result.errors.map(({ index, error }) => {
       const operation = operations[index]!;
       return { operation, error: new IpvsError(describe(operation), error) };

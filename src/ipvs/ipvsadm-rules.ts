@@ -42,10 +42,10 @@ export function serviceRule(s: Service): string {
 
 export function destinationRule(s: Service, d: Destination): string {
   let line = `-a ${serviceSelector(s)} -r ${hostPort(d.address, d.port)} ${forwardOption[d.forward]} -w ${d.weight}`;
-  if (d.forward === 'tunnel' && d.tunnelType !== 'ipip') {
+  if (d.forward === 'tunnel') {
     line += ` --tun-type ${d.tunnelType}`;
     if (d.tunnelType === 'gue') line += ` --tun-port ${d.tunnelPort}`;
-    line += ` --tun-${d.tunnelChecksum}`;
+    if (d.tunnelType !== 'ipip') line += ` --tun-${d.tunnelChecksum}`;
   }
   return line;
 }

@@ -127,7 +127,9 @@ export function unspecifiedAddress(family: AddressFamily): string {
 }
 
 /** A service with the kernel's defaults for everything not given. */
-export function service(fields: Partial<Service> & Pick<Service, 'scheduler'>): Service {
+export function service(
+  fields: Partial<Omit<Service, 'flags'>> & Pick<Service, 'scheduler'> & { flags?: Partial<ServiceFlags> },
+): Service {
   const family = fields.family ?? 'inet';
   return {
     family,

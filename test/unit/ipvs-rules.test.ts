@@ -26,6 +26,7 @@ describe('ipvsadm -Sn rules', () => {
         destinations: [
           destination({ address: '10.0.0.2', port: 80, weight: 3, upperThreshold: 100, lowerThreshold: 10 }),
           destination({ address: '10.0.0.3', port: 80, forward: 'route', weight: 0 }),
+          destination({ address: '10.0.0.6', port: 80, forward: 'tunnel' }),
           destination({ address: '10.0.0.4', port: 80, forward: 'tunnel', tunnelType: 'gue', tunnelPort: 6080 }),
           destination({ address: '10.0.0.5', port: 80, forward: 'tunnel', tunnelType: 'gre', tunnelChecksum: 'csum' }),
         ],
@@ -49,6 +50,7 @@ describe('ipvsadm -Sn rules', () => {
       '-a -t 10.0.0.1:80 -r 10.0.0.3:80 -g -w 0',
       '-a -t 10.0.0.1:80 -r 10.0.0.4:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum',
       '-a -t 10.0.0.1:80 -r 10.0.0.5:80 -i -w 1 --tun-type gre --tun-csum',
+      '-a -t 10.0.0.1:80 -r 10.0.0.6:80 -i -w 1 --tun-type ipip',
       '-a -t [2001:db8::1]:443 -r [2001:db8::2]:8443 -m -w 1',
     ]);
   });
