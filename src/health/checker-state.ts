@@ -1,0 +1,213 @@
+import { HealthSettingsError } from './errors.js';
+import type { ProbeResult } from './probe.js';
+
+/**
+ * Timing and retry settings of one checker, in milliseconds.
+ *
+ * Default mode is keepalived's arithmetic: a checker that is up goes down after `retry + 1`
+ * consecutive failures, the retries spaced by `delayBeforeRetryMs`; one success brings it up.
+ *
+ * Setting `rise` or `fall` (the other defaults to 1) switches to HAProxy-style counting and
+ * `retry` is then ignored:
+ * - up: a failure counts towards `fall`; below it the next check comes after
+ *   `delayBeforeRetryMs`; the `fall`-th consecutive failure marks it down;
+ * - down: a success counts towards `rise`; below it the next check comes after
+ *   `delayBeforeRetryMs`; the `rise`-th consecutive success marks it up (alpha included);
+ * - any opposite result resets the count; a settled checker is checked every `delayLoopMs`.
+ * In both modes a checker that has never run and starts up (no alpha) goes down on its first
+ * failure, as keepalived's "retry counter starts exhausted" does.
+ */
+export interface CheckerSettings {
+  delayLoopMs: number;
+  /** Budget for one probe operation; the scheduler turns it into the probe's deadline. */
+  connectTimeoutMs: number;
+  retry: number;
+  delayBeforeRetryMs: number;
+  /** Upper bound of the random spread of the first run; undefined = delayLoopMs, 0 = no spread. */
+  warmupMs?: number | undefined;
+  /** Start down: the real server is not used before this checker's first success. */
+  alpha: boolean;
+  /** MISC_CHECK: the next run is measured from this run's start, not from its end. */
+  measureFromStart?: boolean;
+  rise?: number | undefined;
+  fall?: number | undefined;
+  /** A `hard` failure (refused, reset) marks an up checker down at once; timeouts still retry. */
+  fastFail?: boolean;
+}
+
+/** keepalived delays every checker's first run by one second before the random warmup. */
+export const firstRunDelayMs = 1000;
+
+export type CheckerHealth = 'up' | 'down';
+
+/** What one probe result did to the checker. */
+export interface CheckerStep {
+  /** When the next probe is due (never before now). */
+  dueAt: number;
+  /**
+   * The nominal time that next run stands for; earlier than `dueAt` only when a MISC_CHECK
+   * catches up after running late, so its period stays on the grid of its due times.
+   */
+  slotAt: number;
+  /** MISC_CHECK runs left out because the check fell more than a whole period behind. */
+  skipped: number;
+  up: boolean;
+  /** Set when this result changed the checker's state. */
+  transition: CheckerHealth | undefined;
+  /** This was the checker's first result (keepalived reports an alpha checker's first failure). */
+  firstRun: boolean;
+  /** Consecutive failures so far, for "failed, retry 1 of 2" logs; 0 after a success. */
+  failures: number;
+  reason: string;
+}
+
+function requireNonNegative(name: string, value: number): void {
+  if (!Number.isFinite(value) || value < 0) throw new HealthSettingsError(`${name} must be a finite number >= 0, got ${value}`);
+}
+
+function requireCount(name: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) throw new HealthSettingsError(`${name} must be an integer >= ${min}, got ${value}`);
+}
+
+export function validateCheckerSettings(s: CheckerSettings): void {
+  requireNonNegative('delay_loop', s.delayLoopMs);
+  // A zero period would re-run a checker within the same scheduler tick forever.
+  if (s.delayLoopMs === 0) throw new HealthSettingsError('delay_loop must be > 0');
+  requireNonNegative('connect_timeout', s.connectTimeoutMs);
+  requireCount('retry', s.retry, 0);
+  requireNonNegative('delay_before_retry', s.delayBeforeRetryMs);
+  if (s.warmupMs !== undefined) requireNonNegative('warmup', s.warmupMs);
+  if (s.rise !== undefined) requireCount('rise', s.rise, 1);
+  if (s.fall !== undefined) requireCount('fall', s.fall, 1);
+}
+
+/** The up/down state of one checker and when it runs next; no clock of its own. */
+export class CheckerState {
+  readonly settings: Readonly<CheckerSettings>;
+  #up: boolean;
+  #hasRun = false;
+  /** keepalived's retry_it: failures already retried while up. */
+  #retried: number;
+  #failures = 0;
+  #successes = 0;
+  #reason = 'not checked yet';
+  readonly #counting: boolean;
+
+  constructor(settings: CheckerSettings) {
+    validateCheckerSettings(settings);
+    this.settings = { ...settings };
+    this.#up = !settings.alpha;
+    // Starting exhausted makes the first failure of a never-run checker final.
+    this.#retried = settings.retry;
+    this.#counting = settings.rise !== undefined || settings.fall !== undefined;
+  }
+
+  get up(): boolean {
+    return this.#up;
+  }
+
+  get hasRun(): boolean {
+    return this.#hasRun;
+  }
+
+  /** The last probe's reason, or why the checker has not run. */
+  get reason(): string {
+    return this.#reason;
+  }
+
+  /**
+   * Reload: takes over the state of the old checker it replaces when type, target and check
+   * parameters are unchanged (keepalived migrate_checkers). Retries already spent carry over,
+   * capped so that one more failure is still needed under a smaller `retry`.
+   */
+  adopt(previous: CheckerState): void {
+    if (!previous.#hasRun) return;
+    this.#up = previous.#up;
+    this.#hasRun = true;
+    this.#reason = previous.#reason;
+    this.#failures = previous.#failures;
+    this.#successes = previous.#successes;
+    const retry = this.settings.retry;
+    this.#retried = previous.#retried > 0 && retry > 0 ? Math.min(previous.#retried, retry - 1) : 0;
+  }
+
+  /** When the first probe is due: 1 s plus a uniform random share of warmup. */
+  start(now: number, random: () => number): number {
+    const warmup = this.settings.warmupMs ?? this.settings.delayLoopMs;
+    return now + firstRunDelayMs + Math.floor(random() * warmup);
+  }
+
+  /** A suspended checker (ha_suspend) keeps its rhythm without probing. */
+  idle(now: number): number {
+    return now + this.settings.delayLoopMs;
+  }
+
+  /**
+   * Applies one probe result that finished at `now`. `scheduledAt` is the run's slot (default:
+   * its start); MISC_CHECK measures its period from there, so a late start does not push later
+   * runs back: a missed slot runs at once, and a check more than a whole period behind skips to
+   * the latest slot and says how many it left out.
+   */
+  result(now: number, probe: ProbeResult, scheduledAt: number = now - probe.durationMs): CheckerStep {
+    const wasUp = this.#up;
+    const firstRun = !this.#hasRun;
+    const delay = this.#counting ? this.#countResult(probe, firstRun) : this.#retryResult(probe);
+    this.#hasRun = true;
+    this.#reason = probe.reason;
+    this.#failures = probe.ok ? 0 : this.#failures + 1;
+    let slotAt = (this.settings.measureFromStart ? scheduledAt : now) + delay;
+    let skipped = 0;
+    if (delay > 0 && slotAt + delay <= now) {
+      skipped = Math.floor((now - slotAt) / delay);
+      slotAt += skipped * delay;
+    }
+    return {
+      dueAt: Math.max(now, slotAt),
+      slotAt,
+      skipped,
+      up: this.#up,
+      transition: wasUp === this.#up ? undefined : this.#up ? 'up' : 'down',
+      firstRun,
+      failures: this.#failures,
+      reason: probe.reason,
+    };
+  }
+
+  #hardFailure(probe: ProbeResult): boolean {
+    return !probe.ok && this.settings.fastFail === true && probe.hard === true;
+  }
+
+  /** keepalived: returns the delay to the next run. */
+  #retryResult(probe: ProbeResult): number {
+    const s = this.settings;
+    if (probe.ok || this.#retried >= s.retry || this.#hardFailure(probe)) {
+      this.#retried = 0;
+      this.#up = probe.ok;
+      return s.delayLoopMs;
+    }
+    // Retries only count down an up checker; a down one is simply re-checked every delay_loop.
+    if (!this.#up) return s.delayLoopMs;
+    this.#retried++;
+    return s.delayBeforeRetryMs;
+  }
+
+  /** rise/fall counting: returns the delay to the next run. */
+  #countResult(probe: ProbeResult, firstRun: boolean): number {
+    const s = this.settings;
+    if (probe.ok) {
+      if (this.#up) return s.delayLoopMs;
+      this.#successes++;
+      if (this.#successes < (s.rise ?? 1)) return s.delayBeforeRetryMs;
+      this.#successes = 0;
+      this.#up = true;
+      return s.delayLoopMs;
+    }
+    this.#successes = 0;
+    if (!this.#up) return s.delayLoopMs;
+    if (firstRun || this.#hardFailure(probe) || this.#failures + 1 >= (s.fall ?? 1)) {
+      this.#up = false;
+      return s.delayLoopMs;
+    }
+    return s.delayBeforeRetryMs;
+  }
+}
