@@ -9,7 +9,7 @@ import { Reconciler } from '../src/ipvs/reconciler.js';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 2000);
 const DESTINATIONS = Number(process.env.BENCH_DESTINATIONS ?? 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 function table(): ServiceEntry[] {
   return Array.from({ length: SERVICES }, (_, i) => ({

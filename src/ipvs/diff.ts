@@ -9,10 +9,13 @@ import {
 } from './model.js';
 import type { IpvsOperation } from './operations.js';
 
-/** What the kernel holds for one service; `destinations: undefined` means "could not be read". */
+/**
+ * What the kernel holds for one service, destinations keyed by `destinationKey`;
+ * `destinations: undefined` means "could not be read".
+ */
 export interface KernelEntry {
   service: Service;
-  destinations: readonly Destination[] | undefined;
+  destinations: ReadonlyMap<string, Destination> | undefined;
 }
 
 export interface DiffInput {
@@ -64,17 +67,18 @@ export function diffTables({ desired, kernel, owned, scope }: DiffInput): Diff {
       unknown.push(key);
       continue;
     }
-    const present = new Map(have.destinations.map((d) => [destinationKey(d), d]));
+    const wanted = new Set<string>();
     for (const destination of want.destinations) {
-      const current = present.get(destinationKey(destination));
-      present.delete(destinationKey(destination));
+      const key = destinationKey(destination);
+      wanted.add(key);
+      const current = have.destinations.get(key);
       if (!current) addOrEditDestinations.push({ kind: 'add-destination', service, destination });
       else if (!destinationSettingsEqual(destination, current)) {
         addOrEditDestinations.push({ kind: 'update-destination', service, destination });
       }
     }
-    for (const destination of present.values()) {
-      removeDestinations.push({ kind: 'remove-destination', service, destination });
+    for (const [key, destination] of have.destinations) {
+      if (!wanted.has(key)) removeDestinations.push({ kind: 'remove-destination', service, destination });
     }
   }
 

@@ -3,7 +3,7 @@
 // (a refused operation, an unreadable service) sends the next pass back to the kernel.
 import type { ApplyFailure, ApplyOptions, ObservedEntry } from './client.js';
 import { diffTables, type KernelEntry } from './diff.js';
-import { destinationKey, serviceKey, type ServiceEntry } from './model.js';
+import { destinationKey, serviceKey, type Destination, type ServiceEntry } from './model.js';
 import type { IpvsOperation } from './operations.js';
 
 /** The part of IpvsClient the reconciler needs (an interface so tests can give a recorded kernel). */
@@ -74,7 +74,15 @@ export class Reconciler {
   private async read(): Promise<Map<string, KernelEntry>> {
     // A failed read throws: the table is unknown, and nothing is planned from it.
     const entries = await this.kernel.table();
-    return new Map(entries.map((e) => [serviceKey(e.service), e]));
+    return new Map(
+      entries.map((e) => [
+        serviceKey(e.service),
+        {
+          service: e.service,
+          destinations: e.destinations && new Map(e.destinations.map((d) => [destinationKey(d), d])),
+        },
+      ]),
+    );
   }
 
   private ownedFor(desired: DesiredTable): Set<string> {
@@ -110,25 +118,20 @@ function applyToKnown(kernel: Map<string, KernelEntry>, op: IpvsOperation): void
   const key = serviceKey(op.service);
   switch (op.kind) {
     case 'add-service':
-      kernel.set(key, { service: op.service, destinations: [] });
+      kernel.set(key, { service: op.service, destinations: new Map() });
       return;
-    case 'update-service': {
-      const entry = kernel.get(key);
-      kernel.set(key, { service: op.service, destinations: entry?.destinations });
+    case 'update-service':
+      kernel.set(key, { service: op.service, destinations: kernel.get(key)?.destinations });
       return;
-    }
     case 'remove-service':
       kernel.delete(key);
       return;
     default: {
-      const entry = kernel.get(key);
-      if (!entry?.destinations) return;
-      const dk = destinationKey(op.destination);
-      const others = entry.destinations.filter((d) => destinationKey(d) !== dk);
-      kernel.set(key, {
-        service: entry.service,
-        destinations: op.kind === 'remove-destination' ? others : [...others, op.destination],
-      });
+      // Our own maps, created above or in read(): safe to change in place.
+      const destinations = kernel.get(key)?.destinations as Map<string, Destination> | undefined;
+      if (!destinations) return;
+      if (op.kind === 'remove-destination') destinations.delete(destinationKey(op.destination));
+      else destinations.set(destinationKey(op.destination), op.destination);
     }
   }
 }

@@ -352,11 +352,11 @@ export class NetlinkSocket extends EventEmitter implements NetlinkReceiver {
     while (end < run.requests.length && end - first < run.perSend) {
       const req = run.requests[end]!;
       const length = align(messageLength(req));
-      const partCount = payloadParts(req.payload).length + 2;
-      const fits = bytes + length <= this.transport.maxSendBytes && parts + partCount <= this.transport.maxSendParts;
+      // Each message goes out as one contiguous iovec, so the iovec limit caps messages, not parts.
+      const fits = bytes + length <= this.transport.maxSendBytes && parts + 1 <= this.transport.maxSendParts;
       if (!fits && end > first) break;
       bytes += length;
-      parts += partCount;
+      parts += 1;
       end++;
     }
     run.next = end;
@@ -369,7 +369,7 @@ export class NetlinkSocket extends EventEmitter implements NetlinkReceiver {
       send.seqs.push(seq);
       this.pending.set(seq, { kind: 'batch', send, index, settles });
       const flags = NLM_F_REQUEST | (settles ? NLM_F_ACK : 0) | (req.flags ?? 0);
-      for (const part of this.frame(req, flags, seq)) iovecs.push(part);
+      iovecs.push(Buffer.concat(this.frame(req, flags, seq)));
     }
     try {
       this.transport.send(iovecs);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { diffTables, type KernelEntry } from '../../src/ipvs/diff.js';
 import { operationRule } from '../../src/ipvs/ipvsadm-rules.js';
-import { destination, service, serviceKey, type ServiceEntry } from '../../src/ipvs/model.js';
+import { destination, destinationKey, service, serviceKey, type ServiceEntry } from '../../src/ipvs/model.js';
 
 const web = service({ address: '10.0.0.1', port: 80, scheduler: 'wrr' });
 const api = service({ address: '10.0.0.1', port: 443, scheduler: 'rr' });
@@ -10,6 +10,15 @@ const rs = (n: number, weight = 1) => destination({ address: `10.0.1.${n}`, port
 
 function table(entries: ServiceEntry[]): Map<string, ServiceEntry> {
   return new Map(entries.map((e) => [serviceKey(e.service), e]));
+}
+
+function kernelOf(entries: ServiceEntry[]): Map<string, KernelEntry> {
+  return new Map(
+    entries.map((e) => [
+      serviceKey(e.service),
+      { service: e.service, destinations: new Map(e.destinations.map((d) => [destinationKey(d), d])) },
+    ]),
+  );
 }
 
 function rules(ops: ReturnType<typeof diffTables>['operations']): string[] {
@@ -29,13 +38,13 @@ describe('diffTables', () => {
 
   it('does nothing when the kernel already matches', () => {
     const desired = table([{ service: web, destinations: [rs(1)] }]);
-    const kernel: Map<string, KernelEntry> = table([{ service: web, destinations: [rs(1)] }]);
+    const kernel = kernelOf([{ service: web, destinations: [rs(1)] }]);
     expect(diffTables({ desired, kernel, owned: new Set() }).operations).toEqual([]);
   });
 
   it('edits in place, adds before it removes, and never deletes a service to change it', () => {
     const desired = table([{ service: { ...web, scheduler: 'wlc' }, destinations: [rs(1, 3), rs(3)] }]);
-    const kernel = table([{ service: web, destinations: [rs(1), rs(2)] }]);
+    const kernel = kernelOf([{ service: web, destinations: [rs(1), rs(2)] }]);
     const { operations } = diffTables({ desired, kernel, owned: new Set([serviceKey(web)]) });
     expect(rules(operations)).toEqual([
       '-E -t 10.0.0.1:80 -s wlc',
@@ -47,7 +56,7 @@ describe('diffTables', () => {
 
   it('removes an owned service that is no longer desired, and never a foreign one', () => {
     const desired = table([{ service: web, destinations: [] }]);
-    const kernel = table([
+    const kernel = kernelOf([
       { service: web, destinations: [] },
       { service: api, destinations: [rs(1)] },
       { service: foreign, destinations: [rs(2)] },
@@ -69,7 +78,7 @@ describe('diffTables', () => {
       { service: web, destinations: [rs(1, 2)] },
       { service: api, destinations: [rs(1)] },
     ]);
-    const kernel = table([
+    const kernel = kernelOf([
       { service: web, destinations: [rs(1)] },
       { service: api, destinations: [] },
     ]);
@@ -80,10 +89,10 @@ describe('diffTables', () => {
   it('sees a tunnel setting change only for tunnel destinations', () => {
     const tun = destination({ address: '10.0.1.1', port: 80, forward: 'tunnel', tunnelType: 'gue', tunnelPort: 5555 });
     const desired = table([{ service: web, destinations: [{ ...tun, tunnelPort: 6666 }] }]);
-    const kernel = table([{ service: web, destinations: [tun] }]);
+    const kernel = kernelOf([{ service: web, destinations: [tun] }]);
     expect(diffTables({ desired, kernel, owned: new Set() }).operations).toHaveLength(1);
     const masqDesired = table([{ service: web, destinations: [{ ...rs(1), tunnelPort: 6666 }] }]);
-    const masqKernel = table([{ service: web, destinations: [rs(1)] }]);
+    const masqKernel = kernelOf([{ service: web, destinations: [rs(1)] }]);
     expect(diffTables({ desired: masqDesired, kernel: masqKernel, owned: new Set() }).operations).toEqual([]);
   });
 });
