@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects: "unit" runs on the host; "kernel" runs only inside the UML guest
-// (test/lab/guest-init.sh starts it there), because it needs the real IPVS module.
+// (test/lab/run-kernel.js boots the guest and starts it there), because it needs the real IPVS module.
 export default defineConfig({
   test: {
     projects: [
@@ -19,6 +19,8 @@ export default defineConfig({
           environment: 'node',
           pool: 'forks',
           fileParallelism: false,
+          // The guest has one slow CPU: reusing the worker's module graph saves ~10 s per run.
+          isolate: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
