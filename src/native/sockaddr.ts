@@ -1,18 +1,16 @@
 // Raw socket addresses as the kernel lays them out (<netinet/in.h>, <linux/netlink.h>,
 // <linux/if_packet.h>). The family field is in host order (little-endian on x86_64); ports and
 // the packet protocol are in network order.
+import { formatAddress, InvalidAddressError, parseAddress } from '../netlink/address.js';
 import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET } from './constants.js';
+
+export { InvalidAddressError };
 
 export type SocketAddress =
   | { family: 'inet'; address: string; port: number }
   | { family: 'inet6'; address: string; port: number; scopeId: number }
   | { family: 'netlink'; pid: number; groups: number }
   | { family: 'packet'; protocol: number; ifindex: number; hatype: number; pkttype: number; address: Buffer };
-
-export class InvalidAddressError extends Error {
-  readonly code = 'ERR_INVALID_ADDRESS';
-  override readonly name = 'InvalidAddressError';
-}
 
 const SOCKADDR_IN_SIZE = 16;
 const SOCKADDR_IN6_SIZE = 28;
@@ -27,98 +25,23 @@ function checkInteger(value: number, max: number, what: string): number {
   return value;
 }
 
-/** Dotted quad to 4 bytes, or null when `text` is not one. */
-export function parseIPv4(text: string): Buffer | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  const bytes = Buffer.alloc(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i]!;
-    // No leading zeros: "010" is octal to inet_aton and decimal to others, so refuse it.
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return null;
-    const value = Number(part);
-    if (value > 255) return null;
-    bytes[i] = value;
-  }
-  return bytes;
-}
-
-function parseGroups(text: string): number[] | null {
-  if (text === '') return [];
-  const groups: number[] = [];
-  const parts = text.split(':');
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    if (i === parts.length - 1 && part.includes('.')) {
-      const v4 = parseIPv4(part);
-      if (v4 === null) return null;
-      groups.push(v4.readUInt16BE(0), v4.readUInt16BE(2));
-    } else {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return null;
-      groups.push(parseInt(part, 16));
-    }
-  }
-  return groups;
-}
-
-/** IPv6 text (without zone) to 16 bytes, or null when `text` is not one. */
-export function parseIPv6(text: string): Buffer | null {
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const head = parseGroups(halves[0]!);
-  const tail = halves.length === 2 ? parseGroups(halves[1]!) : [];
-  if (head === null || tail === null) return null;
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
-  const groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
-  const bytes = Buffer.alloc(16);
-  groups.forEach((group, i) => bytes.writeUInt16BE(group, i * 2));
-  return bytes;
-}
-
-/** RFC 5952 text: lower case, longest run (≥ 2) of zero groups as "::", IPv4-mapped as dotted quad. */
-export function formatIPv6(bytes: Buffer): string {
-  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes.readUInt16BE(10) === 0xffff) {
-    return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  }
-  const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2));
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = (list: number[]): string => list.map((g) => g.toString(16)).join(':');
-  if (bestStart < 0) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
-}
-
 /**
  * sockaddr_in or sockaddr_in6, chosen by the address form. An IPv6 scope comes from a numeric
  * zone (`fe80::1%3`) or `scopeId`; interface names are resolved by the caller (interfaceIndex).
  */
 export function sockaddrIn(address: string, port = 0, scopeId?: number): Buffer {
   checkInteger(port, 0xffff, 'port');
-  const v4 = parseIPv4(address);
-  if (v4 !== null) {
-    if (scopeId !== undefined) throw new InvalidAddressError(`IPv4 address ${address} cannot have a scope id`);
+  const zoneAt = address.indexOf('%');
+  const host = zoneAt < 0 ? address : address.slice(0, zoneAt);
+  const { family, bytes } = parseAddress(host);
+  if (family === 'inet') {
+    if (scopeId !== undefined || zoneAt >= 0) throw new InvalidAddressError(`IPv4 address ${address} cannot have a scope id`);
     const buf = Buffer.alloc(SOCKADDR_IN_SIZE);
     buf.writeUInt16LE(AF_INET, 0);
     buf.writeUInt16BE(port, 2);
-    v4.copy(buf, 4);
+    bytes.copy(buf, 4);
     return buf;
   }
-  const zoneAt = address.indexOf('%');
-  const host = zoneAt < 0 ? address : address.slice(0, zoneAt);
   let scope = scopeId ?? 0;
   if (zoneAt >= 0) {
     const zone = address.slice(zoneAt + 1);
@@ -131,13 +54,11 @@ export function sockaddrIn(address: string, port = 0, scopeId?: number): Buffer 
     scope = Number(zone);
   }
   checkInteger(scope, 0xffffffff, 'IPv6 scope id');
-  const v6 = parseIPv6(host);
-  if (v6 === null) throw new InvalidAddressError(`not an IPv4 or IPv6 address: ${JSON.stringify(address)}`);
   const buf = Buffer.alloc(SOCKADDR_IN6_SIZE);
   buf.writeUInt16LE(AF_INET6, 0);
   buf.writeUInt16BE(port, 2);
   // sin6_flowinfo (offset 4) stays 0.
-  v6.copy(buf, 8);
+  bytes.copy(buf, 8);
   buf.writeUInt32LE(scope, 24);
   return buf;
 }
@@ -189,7 +110,7 @@ export function parseSockaddr(buf: Buffer): SocketAddress {
       need(buf, SOCKADDR_IN6_SIZE, 'sockaddr_in6');
       return {
         family: 'inet6',
-        address: formatIPv6(buf.subarray(8, 24)),
+        address: formatAddress(buf.subarray(8, 24)),
         port: buf.readUInt16BE(2),
         scopeId: buf.readUInt32LE(24),
       };
