@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// ipvsd's command line: validate (-t), print the planned IPVS table (--plan) or the normalized
+// model (--dump-config). Exit 0 valid, 1 invalid, 2 usage; never a stack trace for user errors.
+import { readFileSync, realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatDiagnostic } from '../config/ast.js';
+import { loadConfig } from '../config/load.js';
+import { planTable } from '../config/plan.js';
+import { formatRules } from '../ipvs/ipvsadm-rules.js';
+
+const usage = `usage: ipvsd [-f FILE] [-i ID] (-t | --plan | --dump-config)
+
+  -f, --config FILE     keepalived.conf to read (default /etc/keepalived/keepalived.conf)
+  -i, --config-id ID    the id that \`@ID\` lines match (default: the short host name)
+  -t, --check-config    validate the configuration and exit (0 valid, 1 invalid)
+      --plan            print the IPVS table the configuration asks for, in ipvsadm -Sn syntax
+      --dump-config     print the normalized configuration as JSON
+  -h, --help            show this help
+`;
+
+export interface Output {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const processOutput: Output = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+function readError(path: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'ENOENT' ? 'no such file' :
+    code === 'EACCES' ? 'permission denied' :
+    code === 'EISDIR' ? 'it is a directory' :
+    (err as Error).message;
+  return `cannot read ${path}: ${reason}`;
+}
+
+export function main(argv: string[], out: Output = processOutput): number {
+  const fail = (message: string, code: number): number => {
+    out.stderr(`ipvsd: ${message}\n`);
+    return code;
+  };
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'f', default: '/etc/keepalived/keepalived.conf' },
+        'config-id': { type: 'string', short: 'i' },
+        'check-config': { type: 'boolean', short: 't', default: false },
+        plan: { type: 'boolean', default: false },
+        'dump-config': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    out.stderr(`ipvsd: ${(err as Error).message}\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    out.stdout(usage);
+    return 0;
+  }
+  const modes = [values['check-config'], values.plan, values['dump-config']].filter(Boolean).length;
+  if (modes === 0) {
+    out.stderr(`${usage}ipvsd: the daemon mode is not available in this build; use -t, --plan or --dump-config\n`);
+    return 2;
+  }
+  if (modes > 1) return fail('use only one of -t, --plan and --dump-config', 2);
+
+  const path = values.config;
+  let mainText: string;
+  try {
+    mainText = readFileSync(path, 'utf8');
+  } catch (err) {
+    return fail(readError(path, err), 1);
+  }
+  const configId = values['config-id'] ?? hostname().split('.')[0]!;
+  const { config, diagnostics } = loadConfig(path, {
+    configId,
+    readFile: (p) => (p === path ? mainText : readFileSync(p, 'utf8')),
+  });
+  for (const d of diagnostics) out.stderr(`${formatDiagnostic(d)}\n`);
+  if (!config) return 1;
+  if (values.plan) {
+    const lines = formatRules(planTable(config));
+    if (lines.length) out.stdout(`${lines.join('\n')}\n`);
+  } else if (values['dump-config']) {
+    // Absent settings print as null so every field of the model is visible.
+    out.stdout(`${JSON.stringify(config, (_key, value: unknown) => (value === undefined ? null : value), 2)}\n`);
+  }
+  return 0;
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) process.exitCode = main(process.argv.slice(2));
