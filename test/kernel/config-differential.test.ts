@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const corpus = join(repo, 'test/fixtures/config');
@@ -14,8 +15,7 @@ const corpus = join(repo, 'test/fixtures/config');
 const cli = process.env.IPVSD_CLI ?? join(repo, 'dist/src/cli/ipvsd.js');
 const checkerBlocks = /^\s*(TCP_CHECK|HTTP_GET|SSL_GET|PING_CHECK|UDP_CHECK|DNS_CHECK|SMTP_CHECK|MISC_CHECK|FILE_CHECK)\b/;
 
-const ipvsadm = (...args: string[]): string => execFileSync('ipvsadm', args, { encoding: 'utf8' });
-const table = (): string[] => ipvsadm('-Sn').split('\n').filter(Boolean).sort();
+const table = savedRules;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The corpus files that define virtual servers (the ones with an expected plan). */

@@ -3,18 +3,12 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IpvsClient } from '../../src/ipvs/client.js';
+import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
 import { IpvsError } from '../../src/ipvs/errors.js';
 import { formatRules } from '../../src/ipvs/ipvsadm-rules.js';
 import { destination, service, type ServiceEntry } from '../../src/ipvs/model.js';
 import type { IpvsOperation } from '../../src/ipvs/operations.js';
 
-function ipvsadm(...args: string[]): string {
-  return execFileSync('ipvsadm', args, { encoding: 'utf8' });
-}
-
-function savedRules(): string[] {
-  return ipvsadm('-Sn').split('\n').filter(Boolean).sort();
-}
 
 /** One of each thing the kernel's IPVS offers. */
 const everything: ServiceEntry[] = [

@@ -1,6 +1,5 @@
 // Proves the lab guest is a real kernel with IPVS, ipvsadm and network namespaces, so a
 // failing kernel test points at the project and not at the lab.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { release } from 'node:os';
@@ -9,9 +8,7 @@ import {
   assertInGuest, bridge, cleanup, createNamespace, linkExists, namespaces, run, tcpConnect, vethPair,
 } from '../lab/netns.js';
 
-function ipvsadm(...args: string[]): string {
-  return execFileSync('ipvsadm', args, { encoding: 'utf8' });
-}
+import { ipvsadm } from '../lab/ipvsadm.js';
 
 beforeAll(() => {
   assertInGuest();

@@ -1,13 +1,11 @@
 // The reconciler against the real kernel, with the table edited behind its back by ipvsadm.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IpvsClient, keyed } from '../../src/ipvs/client.js';
 import { formatRules } from '../../src/ipvs/ipvsadm-rules.js';
 import { destination, service, type ServiceEntry } from '../../src/ipvs/model.js';
 import { Reconciler } from '../../src/ipvs/reconciler.js';
+import { ipvsadm, savedRules as saved } from '../lab/ipvsadm.js';
 
-const ipvsadm = (...args: string[]) => execFileSync('ipvsadm', args, { encoding: 'utf8' });
-const saved = () => ipvsadm('-Sn').split('\n').filter(Boolean).sort();
 
 const web = service({ address: '10.0.0.1', port: 80, scheduler: 'wrr' });
 const dns = service({ protocol: 'udp', address: '10.0.0.1', port: 53, scheduler: 'rr' });
