@@ -1,0 +1,58 @@
+// One entry point: the probe for a checker of any type.
+import type { Checker, Endpoint } from '../src/config/model.js';
+import { dnsProbe } from './dns.js';
+import { fileProbe } from './file.js';
+import { httpProbe, type HttpProbeOptions } from './http.js';
+import { miscProbe } from './misc.js';
+import { pingProbe } from './ping.js';
+import type { Probe } from './probe.js';
+import { smtpProbe } from './smtp.js';
+import { tcpProbe } from './tcp.js';
+import { udpProbe } from './udp.js';
+
+export type { Probe, ProbeResult } from './probe.js';
+export { unappliedSettings } from './connection.js';
+export type { FileProbe } from './file.js';
+export type { HttpProbeOptions } from './http.js';
+export type { ExpectedHeader } from './http-criteria.js';
+
+export interface ProbeOptions {
+  http?: HttpProbeOptions;
+  /** FILE_CHECK names a track_file block; this gives its path (the model's `trackFiles`). */
+  trackFilePath?: (name: string) => string | undefined;
+}
+
+export class ProbeSetupError extends Error {
+  readonly code = 'ERR_PROBE_SETUP';
+  override readonly name = 'ProbeSetupError';
+}
+
+/**
+ * The probe for `checker` on `server`. Connection checkers already carry their target (connect_ip
+ * defaults to the server's address). `server.weight`, when given (pass the RealServer), is the
+ * configured weight misc_dynamic results are relative to; keepalived's default 1 otherwise.
+ */
+export function createProbe(checker: Checker, server: Endpoint & { weight?: number }, options: ProbeOptions = {}): Probe {
+  switch (checker.type) {
+    case 'TCP_CHECK':
+      return tcpProbe(checker);
+    case 'HTTP_GET':
+    case 'SSL_GET':
+      return httpProbe(checker, options.http);
+    case 'PING_CHECK':
+      return pingProbe(checker);
+    case 'UDP_CHECK':
+      return udpProbe(checker);
+    case 'DNS_CHECK':
+      return dnsProbe(checker);
+    case 'SMTP_CHECK':
+      return smtpProbe(checker);
+    case 'MISC_CHECK':
+      return miscProbe(checker, server.weight ?? 1);
+    case 'FILE_CHECK': {
+      const path = options.trackFilePath?.(checker.trackFile);
+      if (path === undefined) throw new ProbeSetupError(`FILE_CHECK: no path known for track_file ${checker.trackFile}`);
+      return fileProbe(checker, path);
+    }
+  }
+}
