@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// ipvsd's command line: validate (-t), print the planned IPVS table (--plan) or the normalized
-// model (--dump-config). Exit 0 valid, 1 invalid, 2 usage; never a stack trace for user errors.
+// ipvsd's command line: run the daemon in the foreground, or validate (-t), print the planned IPVS
+// table (--plan) or the normalized model (--dump-config). Exit 0 valid / stopped cleanly,
+// 1 invalid / could not start, 2 usage; never a stack trace for user errors.
 import { readFileSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -9,11 +10,16 @@ import { formatDiagnostic } from '../config/ast.js';
 import { loadConfig } from '../config/load.js';
 import { planTable } from '../config/plan.js';
 import { formatRules } from '../ipvs/ipvsadm-rules.js';
+import { isLogLevel, logLevels } from '../daemon/log-level.js';
 
-const usage = `usage: ipvsd [-f FILE] [-i ID] (-t | --plan | --dump-config)
+const usage = `usage: ipvsd [-f FILE] [-i ID] [--log-level LEVEL] [-I]
+       ipvsd [-f FILE] [-i ID] (-t | --plan | --dump-config)
 
   -f, --config FILE     keepalived.conf to read (default /etc/keepalived/keepalived.conf)
   -i, --config-id ID    the id that \`@ID\` lines match (default: the short host name)
+      --log-level LEVEL fatal, error, warn, info (default), debug, trace or silent
+  -I, --dont-release-ipvs
+                        leave the IPVS services in the kernel when stopping
   -t, --check-config    validate the configuration and exit (0 valid, 1 invalid)
       --plan            print the IPVS table the configuration asks for, in ipvsadm -Sn syntax
       --dump-config     print the normalized configuration as JSON
@@ -40,7 +46,8 @@ function readError(path: string, err: unknown): string {
   return `cannot read ${path}: ${reason}`;
 }
 
-export function main(argv: string[], out: Output = processOutput): number {
+/** Offline modes answer at once; the daemon mode resolves when it stops. */
+export function main(argv: string[], out: Output = processOutput): number | Promise<number> {
   const fail = (message: string, code: number): number => {
     out.stderr(`ipvsd: ${message}\n`);
     return code;
@@ -55,6 +62,8 @@ export function main(argv: string[], out: Output = processOutput): number {
         'check-config': { type: 'boolean', short: 't', default: false },
         plan: { type: 'boolean', default: false },
         'dump-config': { type: 'boolean', default: false },
+        'log-level': { type: 'string', default: 'info' },
+        'dont-release-ipvs': { type: 'boolean', short: 'I', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -69,11 +78,9 @@ export function main(argv: string[], out: Output = processOutput): number {
     return 0;
   }
   const modes = [values['check-config'], values.plan, values['dump-config']].filter(Boolean).length;
-  if (modes === 0) {
-    out.stderr(`${usage}ipvsd: the daemon mode is not available in this build; use -t, --plan or --dump-config\n`);
-    return 2;
-  }
   if (modes > 1) return fail('use only one of -t, --plan and --dump-config', 2);
+  const level = values['log-level'];
+  if (!isLogLevel(level)) return fail(`unknown log level \`${level}\`; use one of ${logLevels.join(', ')}`, 2);
 
   const path = values.config;
   let mainText: string;
@@ -83,6 +90,20 @@ export function main(argv: string[], out: Output = processOutput): number {
     return fail(readError(path, err), 1);
   }
   const configId = values['config-id'] ?? hostname().split('.')[0]!;
+  if (modes === 0) {
+    // Loaded only here: the checkers and their clients are not needed by -t, --plan or --dump-config.
+    return import('../daemon/run.js')
+      .then(({ createLogger, runDaemon }) =>
+        runDaemon({
+          configPath: path,
+          configId,
+          releaseOnStop: !values['dont-release-ipvs'],
+          log: createLogger(level),
+          stderr: out.stderr,
+        }),
+      )
+      .catch((err: unknown) => fail(`internal error: ${err instanceof Error ? err.message : String(err)}`, 1));
+  }
   const { config, diagnostics } = loadConfig(path, {
     configId,
     readFile: (p) => (p === path ? mainText : readFileSync(p, 'utf8')),
@@ -109,4 +130,9 @@ function invokedDirectly(): boolean {
   }
 }
 
-if (invokedDirectly()) process.exitCode = main(process.argv.slice(2));
+if (invokedDirectly()) {
+  const code = main(process.argv.slice(2));
+  // The daemon exits as soon as it has stopped, without waiting for checks still in flight.
+  if (typeof code === 'number') process.exitCode = code;
+  else void code.then((c) => process.exit(c));
+}

@@ -1,0 +1,317 @@
+// The composition root: config -> health state -> desired table -> reconciler -> kernel, with the
+// lifecycle around it (start, periodic repair, SIGHUP reload, stop). Checker and kernel errors are
+// logged and retried, never fatal; only what stops the start (bad file, no IPVS, no permission) is.
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { formatDiagnostic, type Diagnostic } from '../config/ast.js';
+import { loadConfig } from '../config/load.js';
+import type { KeepalivedConfig } from '../config/model.js';
+import { applyCheckResult } from '../health/pool-update.js';
+import type { CheckReport } from '../health/scheduler.js';
+import { AddonMissingError } from '../native/addon.js';
+import { describe, IpvsClient } from '../ipvs/client.js';
+import { IpvsPermissionError, IpvsUnavailableError } from '../ipvs/errors.js';
+import { serviceKey, type Timeouts } from '../ipvs/model.js';
+import type { IpvsOperation } from '../ipvs/operations.js';
+import { Reconciler, type ReconcileReport } from '../ipvs/reconciler.js';
+import { desiredTable, virtualServerEntries } from './desired-table.js';
+import { DaemonStartError } from './errors.js';
+import { HealthChecks } from './health-checks.js';
+import { KernelTable } from './kernel-table.js';
+import { buildPools, realServerName, type CheckerEntry, type Pools } from './pools.js';
+
+export interface DaemonOptions {
+  configPath: string;
+  configId: string;
+  /** false with -I/--dont-release-ipvs: leave the services in the kernel on stop. */
+  releaseOnStop: boolean;
+  log: Logger;
+}
+
+/** How often the kernel is read in full and repaired (ipvsadm -C, edits behind ipvsd's back). */
+const repairIntervalMs = 5000;
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+function load(options: DaemonOptions): { config: KeepalivedConfig | undefined; diagnostics: Diagnostic[] } {
+  return loadConfig(options.configPath, { configId: options.configId });
+}
+
+function timeoutsOf(config: KeepalivedConfig): Timeouts | undefined {
+  const t = config.globalDefs.lvsTimeouts;
+  return t.tcp || t.tcpFin || t.udp ? { tcp: t.tcp, tcpFin: t.tcpFin, udp: t.udp } : undefined;
+}
+
+function openError(err: unknown): DaemonStartError {
+  if (err instanceof IpvsUnavailableError) return new DaemonStartError('EIPVSUNAVAILABLE', err.message);
+  if (err instanceof IpvsPermissionError) return new DaemonStartError('EPERM', err.message);
+  if (err instanceof AddonMissingError) return new DaemonStartError('EIPVS', `cannot talk to the kernel: the native addon is missing (${err.message}); run "npm run build:native"`);
+  return new DaemonStartError('EIPVS', `cannot open the IPVS netlink socket: ${errorText(err)}`);
+}
+
+export class Daemon {
+  readonly #options: DaemonOptions;
+  readonly #log: Logger;
+  readonly #client: IpvsClient;
+  readonly #reconciler: Reconciler;
+  readonly #table: KernelTable;
+  readonly #health: HealthChecks;
+  #config: KeepalivedConfig;
+  #pools: Pools;
+  /** The kernel's timeouts before lvs_timeouts changed them, restored on stop. */
+  #savedTimeouts: Timeouts | undefined;
+  #repairTimer: NodeJS.Timeout | undefined;
+  #repairQueued = false;
+  #reloads: Promise<void> = Promise.resolve();
+  #stopping: Promise<void> | undefined;
+
+  private constructor(options: DaemonOptions, client: IpvsClient, config: KeepalivedConfig) {
+    this.#options = options;
+    this.#log = options.log;
+    this.#client = client;
+    this.#config = config;
+    this.#reconciler = new Reconciler(client);
+    this.#table = new KernelTable(this.#reconciler, (pass, err) =>
+      this.#log.error({ event: 'kernel-error', pass, error: errorText(err) }, `IPVS ${pass} failed, retrying on the next pass: ${errorText(err)}`),
+    );
+    this.#health = new HealthChecks({
+      onResult: (entry, report) => this.#onResult(entry, report),
+      onSetupError: (entry, message) =>
+        this.#log.error({ event: 'checker-error', checker: entry.id, error: message }, `checker ${entry.id} cannot run: ${message}`),
+      onError: (err) => this.#log.error({ event: 'internal-error', error: errorText(err) }, `error while applying a check result: ${errorText(err)}`),
+    });
+    this.#pools = buildPools(config);
+  }
+
+  /**
+   * Loads the configuration, opens IPVS, programs the start table (every real server in, unless
+   * alpha keeps it out until its checks pass), then starts the checks and the periodic repair.
+   */
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const startedAt = performance.now();
+    const { config, diagnostics } = load(options);
+    const lines = diagnostics.map(formatDiagnostic);
+    if (!config) throw new DaemonStartError('ECONFIG', `${options.configPath} is not valid; ipvsd did not start`, lines);
+    for (const d of diagnostics) options.log.warn({ event: 'config-warning', diagnostic: formatDiagnostic(d) }, formatDiagnostic(d));
+
+    let client: IpvsClient;
+    try {
+      client = await IpvsClient.open();
+    } catch (err) {
+      throw openError(err);
+    }
+    let daemon: Daemon | undefined;
+    try {
+      const d = (daemon = new Daemon(options, client, config));
+      await d.#prepareKernel();
+      const report = await d.#firstSync();
+      d.#health.load(d.#pools);
+      for (const { pool, event } of d.#pools.initialQuorum) {
+        options.log.warn({ event: 'quorum-down', virtualServer: pool.name, weight: event.weight, threshold: event.threshold, initial: true }, `${pool.name}: quorum down at start`);
+      }
+      d.#repairTimer = setInterval(() => d.#repair(), repairIntervalMs);
+      options.log.info(
+        {
+          event: 'started',
+          config: options.configPath,
+          virtualServers: config.virtualServers.length,
+          realServers: config.virtualServers.reduce((n, vs) => n + vs.realServers.length, 0),
+          checkers: d.#pools.checkers.size,
+          services: d.#table.desired.size,
+          operations: report?.operations.length ?? 0,
+          durationMs: Math.round(performance.now() - startedAt),
+        },
+        'ipvsd started',
+      );
+      return d;
+    } catch (err) {
+      if (daemon) daemon.#health.stop();
+      client.close();
+      throw err;
+    }
+  }
+
+  /** lvs_flush (start only) and lvs_timeouts; only a permission error stops the start. */
+  async #prepareKernel(): Promise<void> {
+    const globals = this.#config.globalDefs;
+    try {
+      if (globals.lvsFlush) {
+        await this.#client.flush();
+        this.#log.info({ event: 'kernel-flush' }, 'flushed the IPVS table (lvs_flush)');
+      }
+      await this.#applyTimeouts(this.#config);
+    } catch (err) {
+      if (err instanceof IpvsPermissionError) throw openError(err);
+      this.#log.error({ event: 'kernel-error', pass: 'prepare', error: errorText(err) }, errorText(err));
+    }
+  }
+
+  async #applyTimeouts(config: KeepalivedConfig): Promise<void> {
+    const wanted = timeoutsOf(config);
+    if (!wanted) return;
+    this.#savedTimeouts ??= await this.#client.timeouts();
+    await this.#client.setTimeouts(wanted);
+  }
+
+  async #firstSync(): Promise<ReconcileReport | undefined> {
+    this.#table.replace(this.#desired(this.#pools));
+    try {
+      const report = await this.#reconciler.sync(this.#table.desired);
+      this.#reportRefusals('start', report);
+      return report;
+    } catch (err) {
+      if (err instanceof IpvsPermissionError) throw openError(err);
+      // The periodic repair retries; the checks start regardless.
+      this.#log.error({ event: 'kernel-error', pass: 'start', error: errorText(err) }, `programming the start table failed, retrying: ${errorText(err)}`);
+      return undefined;
+    }
+  }
+
+  #desired(pools: Pools) {
+    return desiredTable(pools.config, (vs) => pools.byVirtualServer.get(vs)!.state);
+  }
+
+  #onResult(entry: CheckerEntry, report: CheckReport): void {
+    const pool = entry.pool;
+    const server = pool.servers.get(entry.realServer)!;
+    const update = applyCheckResult(server, pool.state, entry.id, report.step, report.probe);
+    const fields = { virtualServer: pool.name, realServer: realServerName(entry.realServer), checker: entry.id, reason: report.probe.reason };
+    if (update.server) {
+      const { kind, initial } = update.server;
+      const message = `${pool.name}: real server ${fields.realServer} ${kind}${initial ? ' (at start)' : ''}: ${fields.reason}`;
+      this.#log.info({ event: `real-server-${kind}`, ...fields, initial, inhibit: server.inhibit }, message);
+    } else if (!report.probe.ok) {
+      this.#log.debug({ event: 'check-failed', ...fields, failures: report.step.failures }, `${entry.id}: ${fields.reason}`);
+    }
+    if (update.quorum) {
+      const kind = update.quorum.kind === 'quorum_up' ? 'quorum-up' : 'quorum-down';
+      this.#log.warn(
+        { event: kind, virtualServer: pool.name, weight: update.quorum.weight, threshold: update.quorum.threshold, sorryServer: pool.state.sorryActive },
+        `${pool.name}: ${kind.replace('-', ' ')} (weight ${update.quorum.weight}, threshold ${update.quorum.threshold})`,
+      );
+    }
+    if (!update.changed) return;
+    this.#table.set(virtualServerEntries(this.#pools.config, pool.virtualServer, pool.state));
+    void this.#table.update(pool.serviceKeys).then((r) => this.#reportRefusals('update', r));
+  }
+
+  #repair(): void {
+    if (this.#repairQueued || this.#stopping) return;
+    this.#repairQueued = true;
+    void this.#table.sync().then((report) => {
+      this.#repairQueued = false;
+      if (!report || report.operations.length === 0) return;
+      const done = this.#succeeded(report);
+      if (done.length > 0) {
+        this.#log.warn(
+          { event: 'kernel-repair', operations: done.map(describe), durationMs: Math.round(report.durationMs) },
+          `repaired the IPVS table (changed behind ipvsd's back): ${done.length} operation(s)`,
+        );
+      }
+      this.#reportRefusals('repair', report);
+    });
+  }
+
+  #succeeded(report: ReconcileReport): IpvsOperation[] {
+    const failed = new Set(report.failures.map((f) => f.operation));
+    return report.operations.filter((op) => !failed.has(op));
+  }
+
+  #reportRefusals(pass: string, report: ReconcileReport | undefined): void {
+    for (const f of report?.failures ?? []) {
+      this.#log.error({ event: 'kernel-refused', pass, operation: describe(f.operation), error: f.error.message }, f.error.message);
+    }
+  }
+
+  /** SIGHUP: an invalid file is reported and changes nothing; a valid one is applied in place. */
+  reload(): Promise<void> {
+    this.#reloads = this.#reloads.then(() =>
+      this.#reloadNow().catch((err: unknown) =>
+        this.#log.error({ event: 'reload-failed', error: errorText(err) }, `reload failed, keeping the running configuration: ${errorText(err)}`),
+      ),
+    );
+    return this.#reloads;
+  }
+
+  async #reloadNow(): Promise<void> {
+    if (this.#stopping) return;
+    const startedAt = performance.now();
+    const { config, diagnostics } = load(this.#options);
+    if (!config) {
+      const lines = diagnostics.map(formatDiagnostic);
+      this.#log.error({ event: 'reload-rejected', config: this.#options.configPath, diagnostics: lines }, `reload rejected, keeping the running configuration: ${lines.join('; ')}`);
+      return;
+    }
+    for (const d of diagnostics) this.#log.warn({ event: 'config-warning', diagnostic: formatDiagnostic(d) }, formatDiagnostic(d));
+    const pools = buildPools(config, this.#pools);
+    let adopted = 0;
+    for (const c of pools.checkers.values()) if (c.state.hasRun) adopted++;
+    const desired = this.#desired(pools);
+    this.#config = config;
+    this.#pools = pools;
+    this.#table.replace(desired);
+    this.#health.load(pools);
+    try {
+      await this.#applyTimeouts(config);
+    } catch (err) {
+      this.#log.error({ event: 'kernel-error', pass: 'timeouts', error: errorText(err) }, errorText(err));
+    }
+    const report = await this.#table.sync();
+    this.#reportRefusals('reload', report);
+    this.#log.info(
+      {
+        event: 'reloaded',
+        config: this.#options.configPath,
+        virtualServers: config.virtualServers.length,
+        checkers: pools.checkers.size,
+        adoptedCheckers: adopted,
+        operations: report ? this.#succeeded(report).map(describe) : [],
+        durationMs: Math.round(performance.now() - startedAt),
+      },
+      'configuration reloaded',
+    );
+  }
+
+  /** Stops the checks and removes the services ipvsd owns (unless -I), as lvs_flush_on_stop says. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopNow();
+    return this.#stopping;
+  }
+
+  async #stopNow(): Promise<void> {
+    const startedAt = performance.now();
+    clearInterval(this.#repairTimer);
+    this.#health.stop();
+    const release = this.#options.releaseOnStop;
+    await this.#table.after(async () => {
+      try {
+        if (release) await this.#release();
+        if (this.#savedTimeouts) await this.#client.setTimeouts(this.#savedTimeouts);
+      } catch (err) {
+        this.#log.error({ event: 'kernel-error', pass: 'stop', error: errorText(err) }, `releasing the IPVS table failed: ${errorText(err)}`);
+      }
+    });
+    this.#client.close();
+    this.#log.info({ event: 'stopped', released: release, durationMs: Math.round(performance.now() - startedAt) }, 'ipvsd stopped');
+  }
+
+  async #release(): Promise<void> {
+    const mode = this.#config.globalDefs.lvsFlushOnStop;
+    if (mode === 'flush') {
+      await this.#client.flush();
+      return;
+    }
+    const desired = this.#table.desired;
+    const operations: IpvsOperation[] = [];
+    if (mode === 'default') {
+      // keepalived removes each real server before its service.
+      for (const e of desired.values()) for (const d of e.destinations) operations.push({ kind: 'remove-destination', service: e.service, destination: d });
+    }
+    for (const e of desired.values()) operations.push({ kind: 'remove-service', service: e.service });
+    const failures = await this.#client.apply(operations);
+    const gone = new Set(operations.filter((op) => op.kind === 'remove-service').map((op) => serviceKey(op.service)));
+    for (const f of failures) if (f.operation.kind === 'remove-service') gone.delete(serviceKey(f.operation.service));
+    // Owned services the table no longer lists (a removal that failed earlier) go too.
+    if ([...this.#reconciler.ownedServices].some((k) => !gone.has(k))) await this.#reconciler.sync(new Map());
+  }
+}

@@ -1,0 +1,123 @@
+// Health state built from the configuration: one CheckerState per checker, one RealServerState
+// per real server, one VirtualServerState per virtual server. A reload builds new state and
+// takes over the state of every checker whose real server and spec are unchanged.
+import type { Checker, KeepalivedConfig, RealServer, VirtualServer } from '../config/model.js';
+import { CheckerState, type CheckerSettings } from '../health/checker-state.js';
+import { RealServerState } from '../health/real-server-state.js';
+import { clampQuorum, VirtualServerState, type QuorumEvent } from '../health/virtual-server-state.js';
+import { hostPort, serviceKey } from '../ipvs/model.js';
+import { virtualServerEntries } from './desired-table.js';
+
+export interface Pool {
+  /** How logs name the virtual server: `tcp 10.0.0.1:80`, `fwmark 5`, `group web tcp`. */
+  name: string;
+  virtualServer: VirtualServer;
+  state: VirtualServerState;
+  servers: Map<RealServer, RealServerState>;
+  /** The kernel services this virtual server is laid out as (fixed for one configuration). */
+  serviceKeys: string[];
+}
+
+export interface CheckerEntry {
+  /** Unique in one configuration; what RealServerState and the scheduler know the checker by. */
+  id: string;
+  /** Same real server and same spec (timing aside): a reload carries the state over. */
+  identity: string;
+  checker: Checker;
+  realServer: RealServer;
+  pool: Pool;
+  state: CheckerState;
+}
+
+export interface Pools {
+  config: KeepalivedConfig;
+  pools: Pool[];
+  byVirtualServer: Map<VirtualServer, Pool>;
+  checkers: Map<string, CheckerEntry>;
+  /** Quorum already down when the pools were built (reported once, as keepalived does at start). */
+  initialQuorum: Array<{ pool: Pool; event: QuorumEvent }>;
+}
+
+export function virtualServerName(vs: VirtualServer): string {
+  const t = vs.target;
+  if (t.kind === 'address') return `${vs.protocol ?? 'tcp'} ${hostPort(t.address, t.port)}`;
+  if (t.kind === 'fwmark') return `fwmark ${t.fwmark}`;
+  return `group ${t.name} ${vs.protocol ?? 'tcp'}`;
+}
+
+export function realServerName(rs: RealServer): string {
+  return hostPort(rs.address, rs.port);
+}
+
+/** The scheduler's settings for a checker: its resolved timing, with the type's own rules. */
+export function checkerSettings(checker: Checker, vs: VirtualServer): CheckerSettings {
+  if (checker.type === 'FILE_CHECK') {
+    // No timing of its own: the file is watched, and polling it every delay_loop reads the latest value.
+    return { delayLoopMs: vs.delayLoopMs, connectTimeoutMs: vs.connectTimeoutMs, retry: 0, delayBeforeRetryMs: vs.delayLoopMs, warmupMs: 0, alpha: false };
+  }
+  const timing: CheckerSettings = {
+    delayLoopMs: checker.delayLoopMs,
+    connectTimeoutMs: checker.connectTimeoutMs,
+    retry: checker.retry,
+    delayBeforeRetryMs: checker.delayBeforeRetryMs,
+    warmupMs: checker.warmupMs,
+    alpha: checker.alpha,
+  };
+  if (checker.type === 'MISC_CHECK') return { ...timing, connectTimeoutMs: checker.timeoutMs, measureFromStart: true };
+  return timing;
+}
+
+/** Settings that change when a checker runs, not what it checks: its state stays valid across them. */
+const scheduleFields = new Set(['pos', 'delayLoopMs', 'retry', 'delayBeforeRetryMs', 'warmupMs', 'alpha', 'logAllFailures']);
+
+function specOf(checker: Checker): string {
+  return JSON.stringify(checker, (key, value: unknown) => (scheduleFields.has(key) ? undefined : value));
+}
+
+/** Builds the health state of a configuration; `previous` gives checker state to carry over. */
+export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
+  const carried = new Map<string, CheckerState>();
+  for (const c of previous?.checkers.values() ?? []) carried.set(c.identity, c.state);
+
+  const pools: Pool[] = [];
+  const byVirtualServer = new Map<VirtualServer, Pool>();
+  const checkers = new Map<string, CheckerEntry>();
+  const initialQuorum: Pools['initialQuorum'] = [];
+  for (const vs of config.virtualServers) {
+    const name = virtualServerName(vs);
+    const servers = new Map<RealServer, RealServerState>();
+    const entries: Array<Omit<CheckerEntry, 'pool'>> = [];
+    for (const rs of vs.realServers) {
+      const seen = new Map<string, number>();
+      const ids: Array<{ id: string; up: boolean }> = [];
+      for (const checker of rs.checkers) {
+        const spec = specOf(checker);
+        const n = (seen.get(spec) ?? 0) + 1;
+        seen.set(spec, n);
+        const sameType = rs.checkers.filter((c) => c.type === checker.type);
+        const id = `${name} ${realServerName(rs)} ${checker.type}${sameType.length > 1 ? `#${sameType.indexOf(checker) + 1}` : ''}`;
+        const identity = `${name}|${realServerName(rs)}|${spec}|${n}`;
+        const state = new CheckerState(checkerSettings(checker, vs));
+        const old = carried.get(identity);
+        if (old) state.adopt(old);
+        ids.push({ id, up: state.up });
+        entries.push({ id, identity, checker, realServer: rs, state });
+      }
+      servers.set(rs, new RealServerState({ address: rs.address, port: rs.port, weight: rs.weight, inhibitOnFailure: rs.inhibitOnFailure, checkers: ids }));
+    }
+    const { quorum, hysteresis } = clampQuorum(vs.quorum, vs.hysteresis, vs.realServers.map((rs) => rs.weight));
+    const sorry = vs.sorryServer;
+    const state = new VirtualServerState(
+      { quorum, hysteresis, sorryServer: sorry && { address: sorry.address, port: sorry.port, weight: 1, inhibit: sorry.inhibit } },
+      [...servers.values()],
+    );
+    const pool: Pool = { name, virtualServer: vs, state, servers, serviceKeys: [] };
+    const event = state.start();
+    if (event) initialQuorum.push({ pool, event });
+    pool.serviceKeys = virtualServerEntries(config, vs, state).map((e) => serviceKey(e.service));
+    for (const entry of entries) checkers.set(entry.id, { ...entry, pool });
+    pools.push(pool);
+    byVirtualServer.set(vs, pool);
+  }
+  return { config, pools, byVirtualServer, checkers, initialQuorum };
+}
