@@ -10,7 +10,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { HttpCheck, HttpUrl } from '../src/config/model.js';
 import { connectionKey, socketTarget } from './connection.js';
 import { StepTimer, connector } from './http-connector.js';
@@ -140,6 +140,8 @@ export function httpProbe(spec: HttpCheck, options: HttpProbeOptions = {}): Prob
           ALPNProtocols: ['http/1.1'],
         }
       : undefined;
+    // Loaded on first use: undici is most of ipvsd's start-up time in a slow guest, and only HTTP checks need it.
+    const { Client } = await import('undici');
     // A client per request, destroyed after it, so no socket outlives the probe.
     const client = new Client(`${secure ? 'https' : 'http'}://${authority}`, {
       connect: connector(target, tlsOptions, step, () => stall.arm('no response headers')),
