@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: "unit" runs on the host; "kernel" runs only inside the UML guest
+// Three projects: "unit" and "interop" run on the host ("interop" needs root, iproute2 and
+// keepalived: it pairs our VRRP with keepalived in network namespaces); "kernel" runs only inside the UML guest
 // (test/lab/run-kernel.js boots the guest and starts it there), because it needs the real IPVS module.
 export default defineConfig({
   test: {
@@ -21,6 +22,17 @@ export default defineConfig({
           fileParallelism: false,
           // The guest has one slow CPU: reusing the worker's module graph saves ~10 s per run.
           isolate: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'interop',
+          include: ['test/interop/**/*.test.ts'],
+          environment: 'node',
+          pool: 'forks',
+          fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

@@ -29,6 +29,11 @@ export interface VrrpInstanceConfig {
   higherPrioritySendAdvert?: boolean;
   /** down_timer_adverts, 1..100, default 3. */
   downTimerAdverts?: number;
+  /**
+   * Member of a vrrp_sync_group: when master-down expires the instance only *wants* master
+   * ('want-master' action) and waits for 'sync-master', which the group sends once every member wants it.
+   */
+  syncGroup?: boolean;
 }
 
 export type VrrpEvent =
@@ -37,7 +42,11 @@ export type VrrpEvent =
   | { type: 'timer'; now: number; timer: VrrpTimerName }
   | { type: 'shutdown'; now: number }
   | { type: 'fault-changed'; now: number; fault: boolean }
-  | { type: 'priority-changed'; now: number; priority: number };
+  | { type: 'priority-changed'; now: number; priority: number }
+  /** Sync group: every member wants master, go. */
+  | { type: 'sync-master'; now: number }
+  /** Sync group: another member yielded to a higher-priority master; yield too. */
+  | { type: 'sync-backup'; now: number };
 
 export type VrrpAction =
   | { type: 'send-advert'; priority: number }
@@ -50,7 +59,9 @@ export type VrrpAction =
   | { type: 'become-fault' }
   /** Remove the VIPs; the instance is back in init. */
   | { type: 'stopped' }
-  | { type: 'notify'; from: VrrpState; to: Exclude<VrrpState, 'init'> | 'stopped'; priority: number };
+  | { type: 'notify'; from: VrrpState; to: Exclude<VrrpState, 'init'> | 'stopped'; priority: number }
+  /** Sync group member: master-down expired, waiting for the other members. */
+  | { type: 'want-master' };
 
 export interface VrrpStatus {
   state: VrrpState;
@@ -60,6 +71,8 @@ export interface VrrpStatus {
   masterAdverIntervalMs: number;
   masterAddress: string | undefined;
   masterPriority: number | undefined;
+  /** Sync group member whose master-down expired, held in backup until the whole group can go. */
+  wantsMaster: boolean;
   timers: Partial<Record<VrrpTimerName, number>>;
 }
 
@@ -71,6 +84,7 @@ type PreemptDelay = 'idle' | 'running' | 'elapsed';
 
 export class VrrpStateMachine {
   private readonly config: Required<Omit<VrrpInstanceConfig, 'initialState'>>;
+  private wantsMaster = false;
   private readonly startsAsMaster: boolean;
   private currentState: VrrpState = 'init';
   private priority: number;
@@ -94,6 +108,7 @@ export class VrrpStateMachine {
       lowerPriorityNoAdvert: config.lowerPriorityNoAdvert ?? false,
       higherPrioritySendAdvert: config.higherPrioritySendAdvert ?? false,
       downTimerAdverts: config.downTimerAdverts ?? DEFAULT_DOWN_TIMER_ADVERTS,
+      syncGroup: config.syncGroup ?? false,
     };
     // keepalived: only an owner that wants MASTER skips the wait; `state MASTER` alone does not.
     this.startsAsMaster = owner && (config.initialState ?? 'master') === 'master';
@@ -113,6 +128,7 @@ export class VrrpStateMachine {
       masterAdverIntervalMs: this.masterAdverIntervalMs,
       masterAddress: this.masterAddress,
       masterPriority: this.masterPriority,
+      wantsMaster: this.wantsMaster,
       timers: Object.fromEntries(this.timers),
     };
   }
@@ -139,6 +155,12 @@ export class VrrpStateMachine {
       case 'priority-changed':
         this.priorityChanged(event.priority, actions);
         break;
+      case 'sync-master':
+        if (this.currentState === 'backup' && this.wantsMaster) this.becomeMaster(event.now, actions);
+        break;
+      case 'sync-backup':
+        this.syncBackup(event.now, actions);
+        break;
     }
     return actions;
   }
@@ -164,6 +186,7 @@ export class VrrpStateMachine {
     }
     const delaying = this.config.preemptDelayMs > 0 && this.preemptDelay !== 'elapsed';
     if (this.config.preempt && ad.priority < this.priority && !delaying) return; // let master-down expire
+    this.wantsMaster = false;
     if (this.config.version === 3) this.masterAdverIntervalMs = ad.advertIntervalMs;
     this.masterAddress = source;
     this.masterPriority = ad.priority;
@@ -209,7 +232,12 @@ export class VrrpStateMachine {
       actions.push({ type: 'send-advert', priority: this.priority });
       this.setTimer('advert', now + this.config.advertIntervalMs, actions);
     } else if (timer === 'master-down' && this.currentState === 'backup') {
-      this.becomeMaster(now, actions);
+      if (!this.config.syncGroup) {
+        this.becomeMaster(now, actions);
+      } else if (!this.wantsMaster) {
+        this.wantsMaster = true;
+        actions.push({ type: 'want-master' });
+      }
     } else if (timer === 'preempt-delay') {
       this.preemptDelay = 'elapsed';
     }
@@ -222,8 +250,24 @@ export class VrrpStateMachine {
     // The priority-0 advert lets a backup take over after Skew_Time instead of Master_Down_Interval.
     if (from === 'master') actions.push({ type: 'send-advert', priority: 0 });
     this.currentState = 'init';
+    this.wantsMaster = false;
     this.preemptDelay = 'idle';
     actions.push({ type: 'stopped' }, this.notify(from, 'stopped'));
+  }
+
+  // keepalived: one member yielding pulls the group's masters to backup; held members wait afresh.
+  private syncBackup(now: number, actions: VrrpAction[]): void {
+    if (this.currentState === 'backup' && this.wantsMaster) {
+      this.wantsMaster = false;
+      this.setTimer('master-down', now + this.masterDownIntervalMs(), actions);
+      return;
+    }
+    if (this.currentState !== 'master') return;
+    this.cancelTimer('advert', actions);
+    this.currentState = 'backup';
+    this.preemptDelay = 'idle';
+    actions.push({ type: 'become-backup' }, this.notify('master', 'backup'));
+    this.setTimer('master-down', now + this.masterDownIntervalMs(), actions);
   }
 
   private faultChanged(now: number, fault: boolean, actions: VrrpAction[]): void {
@@ -235,6 +279,7 @@ export class VrrpStateMachine {
       this.cancelAllTimers(actions);
       if (from === 'master') actions.push({ type: 'send-advert', priority: 0 });
       this.currentState = 'fault';
+      this.wantsMaster = false;
       this.preemptDelay = 'idle';
       actions.push({ type: 'become-fault' }, this.notify(from, 'fault'));
       return;
@@ -263,6 +308,7 @@ export class VrrpStateMachine {
 
   private becomeMaster(now: number, actions: VrrpAction[]): void {
     const from = this.currentState;
+    this.wantsMaster = false;
     this.cancelAllTimers(actions);
     this.currentState = 'master';
     this.masterAdverIntervalMs = this.config.advertIntervalMs;
@@ -276,6 +322,7 @@ export class VrrpStateMachine {
 
   private becomeBackup(due: number, actions: VrrpAction[]): void {
     const from = this.currentState;
+    this.wantsMaster = false;
     this.currentState = 'backup';
     this.preemptDelay = 'idle';
     this.masterAddress = undefined;

@@ -1,5 +1,6 @@
 // VRRP advertisements on the wire: v2 (RFC 3768 §5) and v3 (RFC 9568 §5), their IPv4 carrier,
 // and the receive checks keepalived 2.2.7 applies (vrrp_check_packet), each failure a named reason.
+import { parseAddress } from '../netlink/address.js';
 import { internetChecksum, IPPROTO_VRRP, ipv4PseudoHeader, ipv6PseudoHeader } from './checksum.js';
 
 export type VrrpVersion = 2 | 3;
@@ -102,7 +103,7 @@ export class VrrpPacketError extends Error {
 
 /** Network-order bytes of an IPv4 or IPv6 address; throws VrrpPacketError on anything else. */
 export function addressBytes(address: string): Uint8Array {
-  const bytes = parseIpv4(address) ?? parseIpv6(address);
+  const bytes = parseIp(address);
   if (!bytes) throw new VrrpPacketError(`not an IP address: "${address}"`);
   return bytes;
 }
@@ -138,54 +139,13 @@ export function compareAddresses(a: string, b: string): number {
   return 0;
 }
 
-function parseIpv4(text: string): Uint8Array | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  const bytes = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i]!;
-    if (!/^(0|[1-9]\d{0,2})$/.test(part) || Number(part) > 255) return undefined;
-    bytes[i] = Number(part);
+// Either family; an IPv6 zone index (fe80::1%eth0) does not change the address.
+function parseIp(text: string): Uint8Array | undefined {
+  try {
+    return parseAddress(text.includes(':') ? text.split('%')[0]! : text).bytes;
+  } catch {
+    return undefined;
   }
-  return bytes;
-}
-
-function parseIpv6(text: string): Uint8Array | undefined {
-  const halves = text.split('%')[0]!.split('::'); // a zone index does not change the address
-  if (halves.length > 2) return undefined;
-  const compressed = halves.length === 2;
-  const head = ipv6Groups(halves[0]!, !compressed);
-  const tail = compressed ? ipv6Groups(halves[1]!, true) : [];
-  if (!head || !tail) return undefined;
-  const zeros = 8 - head.length - tail.length;
-  if (compressed ? zeros < 1 : zeros !== 0) return undefined;
-  const groups = [...head, ...new Array<number>(zeros).fill(0), ...tail];
-  const bytes = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    bytes[2 * i] = g >> 8;
-    bytes[2 * i + 1] = g & 0xff;
-  });
-  return bytes;
-}
-
-// Colon-separated hex groups; the last may be a dotted quad (::ffff:192.0.2.1).
-function ipv6Groups(text: string, mayEndInIpv4: boolean): number[] | undefined {
-  if (text === '') return [];
-  const parts = text.split(':');
-  const groups: number[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    if (mayEndInIpv4 && i === parts.length - 1 && part.includes('.')) {
-      const v4 = parseIpv4(part);
-      if (!v4) return undefined;
-      groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-    } else if (/^[0-9a-fA-F]{1,4}$/.test(part)) {
-      groups.push(parseInt(part, 16));
-    } else {
-      return undefined;
-    }
-  }
-  return groups;
 }
 
 function isMulticast(bytes: Uint8Array): boolean {
@@ -266,8 +226,8 @@ export function peekVrid(payload: Uint8Array): number | undefined {
 
 /** Structure and integrity only: supported version, exact length, checksum, type. Never throws. */
 export function decodeAdvertisement(payload: Uint8Array, ctx: AdvertContext): AdvertResult {
-  const source = parseIpv4(ctx.source) ?? parseIpv6(ctx.source);
-  const destination = parseIpv4(ctx.destination) ?? parseIpv6(ctx.destination);
+  const source = parseIp(ctx.source);
+  const destination = parseIp(ctx.destination);
   if (!source || !destination || source.length !== destination.length) {
     return drop('destination', `unusable addresses ${ctx.source} -> ${ctx.destination}`);
   }
@@ -365,7 +325,7 @@ export function validateAdvertisement(payload: Uint8Array, ctx: ReceiveContext, 
   if (unicast && (want.checkUnicastSource || peers.some((p) => p.minTtl !== undefined || p.maxTtl !== undefined))) {
     const source = addressBytes(ctx.source);
     const peer = peers.find((p) => {
-      const bytes = parseIpv4(p.address) ?? parseIpv6(p.address);
+      const bytes = parseIp(p.address);
       return bytes !== undefined && sameBytes(bytes, source);
     });
     if (!peer) return drop('source', `${ctx.source} is not a configured unicast peer`);
@@ -390,7 +350,7 @@ function addressListMismatch(received: readonly string[], configured: readonly s
   }
   const have = new Set(received.map((a) => formatAddress(addressBytes(a))));
   const missing = configured.find((a) => {
-    const bytes = parseIpv4(a) ?? parseIpv6(a);
+    const bytes = parseIp(a);
     return !bytes || !have.has(formatAddress(bytes));
   });
   return missing === undefined ? undefined : `configured ${missing} is not in the advert`;

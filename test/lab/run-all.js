@@ -10,6 +10,7 @@ import { runKernelTier } from './run-kernel.js';
 /** @type {{ name: string, run: () => Promise<import('./tier-report.js').TierResult> }[]} */
 const TIERS = [
   { name: 'unit', run: () => runHostTier('unit') },
+  { name: 'interop', run: () => runHostTier('interop') },
   { name: 'kernel', run: () => runKernelTier() },
 ];
 
