@@ -19,6 +19,7 @@ import { DaemonStartError } from './errors.js';
 import { HealthChecks } from './health-checks.js';
 import { KernelTable } from './kernel-table.js';
 import { buildPools, realServerName, type CheckerEntry, type Pools } from './pools.js';
+import { VrrpRuntime } from '../vrrp/runtime.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -42,6 +43,14 @@ function timeoutsOf(config: KeepalivedConfig): Timeouts | undefined {
   return t.tcp || t.tcpFin || t.udp ? { tcp: t.tcp, tcpFin: t.tcpFin, udp: t.udp } : undefined;
 }
 
+/** The VRRP part of a configuration, without source positions (they move when other lines do). */
+function vrrpShape(config: KeepalivedConfig): string {
+  const { vrrpInstances, vrrpSyncGroups, vrrpScripts, trackFiles } = config;
+  return JSON.stringify({ vrrpInstances, vrrpSyncGroups, vrrpScripts, trackFiles, vrrp: config.globalDefs.vrrp }, (k, v: unknown) =>
+    k === 'pos' ? undefined : v,
+  );
+}
+
 function openError(err: unknown): DaemonStartError {
   if (err instanceof IpvsUnavailableError) return new DaemonStartError('EIPVSUNAVAILABLE', err.message);
   if (err instanceof IpvsPermissionError) return new DaemonStartError('EPERM', err.message);
@@ -58,6 +67,7 @@ export class Daemon {
   readonly #health: HealthChecks;
   #config: KeepalivedConfig;
   #pools: Pools;
+  #vrrp: VrrpRuntime | undefined;
   /** The kernel's timeouts before lvs_timeouts changed them, restored on stop. */
   #savedTimeouts: Timeouts | undefined;
   #repairTimer: NodeJS.Timeout | undefined;
@@ -110,6 +120,7 @@ export class Daemon {
         options.log.warn({ event: 'quorum-down', virtualServer: pool.name, weight: event.weight, threshold: event.threshold, initial: true }, `${pool.name}: quorum down at start`);
       }
       d.#repairTimer = setInterval(() => d.#repair(), repairIntervalMs);
+      if (config.vrrpInstances.length > 0) d.#vrrp = await d.#startVrrp(config);
       options.log.info(
         {
           event: 'started',
@@ -125,9 +136,28 @@ export class Daemon {
       );
       return d;
     } catch (err) {
-      if (daemon) daemon.#health.stop();
+      if (daemon) {
+        clearInterval(daemon.#repairTimer);
+        daemon.#health.stop();
+      }
       client.close();
       throw err;
+    }
+  }
+
+  /** Failures to start VRRP (no such interface, no raw sockets) stop the start: a director without its VIP is not one. */
+  async #startVrrp(config: KeepalivedConfig): Promise<VrrpRuntime> {
+    try {
+      return await VrrpRuntime.start(config, {
+        log: this.#log,
+        onNotify: (instance, o) => {
+          if (o.result.exitCode !== 0 || o.result.timedOut) {
+            this.#log.warn({ event: 'notify-failed', instance, argv: o.argv, ...o.result }, `notify script for ${instance} failed`);
+          }
+        },
+      });
+    } catch (err) {
+      throw new DaemonStartError('EVRRP', `cannot start VRRP: ${errorText(err)}`);
     }
   }
 
@@ -243,6 +273,10 @@ export class Daemon {
       return;
     }
     for (const d of diagnostics) this.#log.warn({ event: 'config-warning', diagnostic: formatDiagnostic(d) }, formatDiagnostic(d));
+    if (this.#vrrp && vrrpShape(config) !== vrrpShape(this.#config)) {
+      // Running instances keep their state; applying VRRP changes needs a restart for now.
+      this.#log.warn({ event: 'vrrp-reload-ignored' }, 'the VRRP part of the configuration changed: restart ipvsd to apply it');
+    }
     const pools = buildPools(config, this.#pools);
     let adopted = 0;
     for (const c of pools.checkers.values()) if (c.state.hasRun) adopted++;
@@ -282,6 +316,14 @@ export class Daemon {
     const startedAt = performance.now();
     clearInterval(this.#repairTimer);
     this.#health.stop();
+    // VRRP first: priority 0 so the backup takes over after skew time, VIPs released, then the services.
+    if (this.#vrrp) {
+      try {
+        await this.#vrrp.stop();
+      } catch (err) {
+        this.#log.error({ event: 'vrrp-error', error: errorText(err) }, `stopping VRRP failed: ${errorText(err)}`);
+      }
+    }
     const release = this.#options.releaseOnStop;
     await this.#table.after(async () => {
       try {

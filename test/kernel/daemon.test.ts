@@ -1,19 +1,16 @@
 // The daemon end to end in the real kernel: `ipvsd -f CONF` programs the table, follows TCP
 // checks against listeners on guest loopback, repairs `ipvsadm -C`, reloads in place on SIGHUP,
 // ignores a broken file, and on SIGTERM removes only what it owns, quickly.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
+import { cli, IpvsdProcess as Daemon, sleep, tableBecomes } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const cli = process.env.IPVSD_CLI ?? join(repo, 'dist/src/cli/ipvsd.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const service = '-A -t 10.99.0.100:80 -s wrr';
 const foreign = ['-A -t 10.9.9.9:22 -s rr', '-a -t 10.9.9.9:22 -r 10.9.9.10:22 -g -w 1'];
@@ -46,74 +43,6 @@ ${servers}
 }
 
 const first = conf(realServer(11, 1) + realServer(12, 2, 'inhibit_on_failure'));
-
-interface LogLine {
-  event?: string;
-  [field: string]: unknown;
-}
-
-class Daemon {
-  readonly child: ChildProcess;
-  readonly logs: LogLine[] = [];
-  readonly spawnedAt = performance.now();
-  stderr = '';
-
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let rest = '';
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop()!;
-      for (const line of lines) if (line) this.logs.push(JSON.parse(line) as LogLine);
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
-  }
-
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  events(name: string): LogLine[] {
-    return this.logs.filter((l) => l.event === name);
-  }
-
-  async waitForEvent(name: string, after: number, timeoutMs: number): Promise<LogLine> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const found = this.logs.slice(after).find((l) => l.event === name);
-      if (found) return found;
-      if (performance.now() > deadline || !this.alive) throw new Error(`no ${name} event within ${timeoutMs} ms; stderr: ${this.stderr}; logs: ${JSON.stringify(this.logs.slice(after))}`);
-      await sleep(20);
-    }
-  }
-
-  /** Sends SIGTERM and resolves with the milliseconds until the process exited. */
-  async stop(): Promise<number> {
-    if (!this.alive) return 0;
-    const exited = new Promise<number>((r) => this.child.once('exit', () => r(performance.now())));
-    // 'close' comes once stdout is drained, so the last log lines are in.
-    const closed = new Promise<void>((r) => this.child.once('close', () => r()));
-    const sent = performance.now();
-    this.child.kill('SIGTERM');
-    const exitedAt = await exited;
-    await closed;
-    return exitedAt - sent;
-  }
-}
-
-/** Polls `ipvsadm -Sn` until it equals `want` (sorted); returns the milliseconds it took. */
-async function tableBecomes(want: string[], timeoutMs: number): Promise<number> {
-  const started = performance.now();
-  const expected = [...want].sort();
-  let current: string[] = [];
-  while (performance.now() - started < timeoutMs) {
-    current = savedRules();
-    if (current.join('\n') === expected.join('\n')) return performance.now() - started;
-    await sleep(50);
-  }
-  expect(current).toEqual(expected);
-  return timeoutMs;
-}
 
 function listen(n: number): Promise<Server> {
   return new Promise((resolve, reject) => {

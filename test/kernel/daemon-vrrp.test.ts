@@ -1,0 +1,71 @@
+// The daemon with a VRRP instance, in the real kernel: the owner takes the VIP at once next to
+// its IPVS service, and on SIGTERM gives the VIP up before its services, then exits quickly.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { savedRules } from '../lab/ipvsadm.js';
+import { IpvsdProcess, sleep, tableBecomes } from '../lab/ipvsd-process.js';
+import { assertInGuest } from '../lab/netns.js';
+
+const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
+const vipOnLink = () => ip('-o', '-4', 'addr', 'show', 'dev', 'vr0').includes('10.98.0.100/24');
+
+const conf = `
+vrrp_instance VI_1 {
+    state MASTER
+    interface vr0
+    virtual_router_id 51
+    priority 255
+    advert_int 1
+    virtual_ipaddress {
+        10.98.0.100/24
+    }
+}
+
+virtual_server 10.98.0.100 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 127.0.0.21 8080 {
+        weight 1
+    }
+}
+`;
+
+let scratch: string;
+beforeAll(() => {
+  assertInGuest();
+  ip('link', 'add', 'vr0', 'type', 'veth', 'peer', 'name', 'vr1');
+  ip('addr', 'add', '10.98.0.1/24', 'dev', 'vr0');
+  ip('link', 'set', 'vr0', 'up');
+  ip('link', 'set', 'vr1', 'up');
+  scratch = mkdtempSync(join(tmpdir(), 'ipvsd-vrrp-'));
+  writeFileSync(join(scratch, 'keepalived.conf'), conf);
+});
+afterAll(() => {
+  ip('link', 'del', 'vr0');
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('ipvsd with a VRRP instance', () => {
+  it('as the address owner takes the VIP, and on SIGTERM releases it and its service quickly', async () => {
+    const daemon = new IpvsdProcess(['-f', join(scratch, 'keepalived.conf')]);
+    try {
+      await daemon.waitForEvent('started', 0, 20_000);
+      await tableBecomes(['-A -t 10.98.0.100:80 -s rr', '-a -t 10.98.0.100:80 -r 127.0.0.21:8080 -m -w 1'], 5000);
+      const started = performance.now();
+      while (!vipOnLink() && performance.now() - started < 3000) await sleep(20);
+      expect(vipOnLink()).toBe(true);
+
+      const stopMs = await daemon.stop();
+      expect(vipOnLink()).toBe(false);
+      expect(savedRules()).toEqual([]);
+      expect(stopMs).toBeLessThan(1000);
+      console.log(`daemon-vrrp figures: VIP owned ${Math.round(performance.now() - started)} ms after start event, stop ${Math.round(stopMs)} ms`);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
