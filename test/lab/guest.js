@@ -91,6 +91,10 @@ export class LabError extends Error {
  * @returns {Promise<GuestResult>}
  */
 export async function runInGuest(options) {
+  // The guest mounts its own tmpfs over these, so a checkout there is invisible inside it.
+  if (/^\/(tmp|run|var\/run)(\/|$)/.test(REPO_ROOT)) {
+    throw new LabError('LAB_BOOT_FAILED', `cannot boot the UML kernel lab: the checkout ${REPO_ROOT} is under a directory the guest replaces with its own tmpfs; clone it elsewhere`);
+  }
   const kernel = findKernel();
   const memory = options.memory ?? '1G';
   if (!/^\d+[KMG]?$/.test(memory)) {
