@@ -80,6 +80,15 @@ describe('createProbe', () => {
     for (const p of probes) p.close?.();
   });
 
+  it('makes a half-open TCP probe when asked, with the same key and verdict as a connect', async () => {
+    const connect = createProbe(tcpSpec('127.0.0.1', webPort), server);
+    const halfOpen = createProbe(tcpSpec('127.0.0.1', webPort), server, { tcpHalfOpen: true });
+    expect(halfOpen.key).toBe(connect.key);
+    const result = await halfOpen.run(performance.now() + 2000);
+    expect(result).toMatchObject({ ok: true, reason: expect.stringContaining('SYN-ACK received (half-open)') });
+    halfOpen.close?.();
+  });
+
   it('refuses a FILE_CHECK whose track file has no known path', () => {
     const file: Checker = { type: 'FILE_CHECK', pos: { file: 'x', line: 1, column: 1 }, trackFile: 'nope', weight: 0, reverse: false };
     expect(() => createProbe(file, server)).toThrow(ProbeSetupError);
