@@ -11,8 +11,11 @@ import { loadConfig } from '../config/load.js';
 import { planTable } from '../config/plan.js';
 import { formatRules } from '../ipvs/ipvsadm-rules.js';
 import { isLogLevel, logLevels } from '../daemon/log-level.js';
+import { defaultSocketPath } from '../api/control-protocol.js';
+import { defaultMetricsListen, parseListen } from '../api/metrics-listen.js';
 
-const usage = `usage: ipvsd [-f FILE] [-i ID] [--log-level LEVEL] [-I]
+const usage = `usage: ipvsd [-f FILE] [-i ID] [--log-level LEVEL] [-I] [--socket PATH]
+             [--metrics-listen HOST:PORT|none] [--no-destination-metrics]
        ipvsd [-f FILE] [-i ID] (-t | --plan | --dump-config)
 
   -f, --config FILE     keepalived.conf to read (default /etc/keepalived/keepalived.conf)
@@ -20,6 +23,12 @@ const usage = `usage: ipvsd [-f FILE] [-i ID] [--log-level LEVEL] [-I]
       --log-level LEVEL fatal, error, warn, info (default), debug, trace or silent
   -I, --dont-release-ipvs
                         leave the IPVS services in the kernel when stopping
+      --socket PATH     control socket for ipvsctl (default $IPVSD_SOCKET or /run/ipvsd/ipvsd.sock)
+      --metrics-listen HOST:PORT
+                        serve Prometheus metrics at http://HOST:PORT/metrics
+                        (default 127.0.0.1:9477; PORT alone means 127.0.0.1; none: off)
+      --no-destination-metrics
+                        no per-real-server or per-checker series (very large pools)
   -t, --check-config    validate the configuration and exit (0 valid, 1 invalid)
       --plan            print the IPVS table the configuration asks for, in ipvsadm -Sn syntax
       --dump-config     print the normalized configuration as JSON
@@ -64,6 +73,9 @@ export function main(argv: string[], out: Output = processOutput): number | Prom
         'dump-config': { type: 'boolean', default: false },
         'log-level': { type: 'string', default: 'info' },
         'dont-release-ipvs': { type: 'boolean', short: 'I', default: false },
+        socket: { type: 'string' },
+        'metrics-listen': { type: 'string', default: `${defaultMetricsListen.host}:${defaultMetricsListen.port}` },
+        'no-destination-metrics': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -81,6 +93,14 @@ export function main(argv: string[], out: Output = processOutput): number | Prom
   if (modes > 1) return fail('use only one of -t, --plan and --dump-config', 2);
   const level = values['log-level'];
   if (!isLogLevel(level)) return fail(`unknown log level \`${level}\`; use one of ${logLevels.join(', ')}`, 2);
+
+  let metricsListen: { host: string; port: number } | undefined;
+  try {
+    metricsListen = parseListen(values['metrics-listen']);
+  } catch (err) {
+    return fail((err as Error).message, 2);
+  }
+  const socketPath = values.socket ?? process.env.IPVSD_SOCKET ?? defaultSocketPath;
 
   const path = values.config;
   let mainText: string;
@@ -100,6 +120,9 @@ export function main(argv: string[], out: Output = processOutput): number | Prom
           releaseOnStop: !values['dont-release-ipvs'],
           log: createLogger(level),
           stderr: out.stderr,
+          socketPath,
+          metricsListen,
+          destinationMetrics: !values['no-destination-metrics'],
         }),
       )
       .catch((err: unknown) => fail(`internal error: ${err instanceof Error ? err.message : String(err)}`, 1));

@@ -18,8 +18,14 @@ import { desiredTable, virtualServerEntries } from './desired-table.js';
 import { DaemonStartError } from './errors.js';
 import { HealthChecks } from './health-checks.js';
 import { KernelTable } from './kernel-table.js';
-import { buildPools, realServerName, type CheckerEntry, type Pools } from './pools.js';
+import { buildPools, realServerName, type CheckerEntry, type Pool, type Pools } from './pools.js';
 import { VrrpRuntime } from '../vrrp/runtime.js';
+import { packageVersion } from '../api/build-info.js';
+import { ControlRequestError, type ControlTarget, type OverrideAnswer, type OverrideRequest, type ReloadAnswer } from '../api/control-protocol.js';
+import { findVirtualServer, parseEndpoint } from '../api/server-address.js';
+import { isLogLevel, logLevels } from './log-level.js';
+import { describeOverride, Overrides, type Override } from './overrides.js';
+import { StatusModel, type StatusSnapshot } from './status.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -31,6 +37,9 @@ export interface DaemonOptions {
 
 /** How often the kernel is read in full and repaired (ipvsadm -C, edits behind ipvsd's back). */
 const repairIntervalMs = 5000;
+
+/** ipvsctl status re-reads the kernel counters when they are older than this. */
+const statusFreshMs = 1000;
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -58,13 +67,15 @@ function openError(err: unknown): DaemonStartError {
   return new DaemonStartError('EIPVS', `cannot open the IPVS netlink socket: ${errorText(err)}`);
 }
 
-export class Daemon {
+export class Daemon implements ControlTarget {
   readonly #options: DaemonOptions;
   readonly #log: Logger;
   readonly #client: IpvsClient;
   readonly #reconciler: Reconciler;
   readonly #table: KernelTable;
   readonly #health: HealthChecks;
+  readonly #overrides = new Overrides();
+  readonly #status: StatusModel;
   #config: KeepalivedConfig;
   #pools: Pools;
   #vrrp: VrrpRuntime | undefined;
@@ -80,10 +91,20 @@ export class Daemon {
     this.#log = options.log;
     this.#client = client;
     this.#config = config;
-    this.#reconciler = new Reconciler(client);
-    this.#table = new KernelTable(this.#reconciler, (pass, err) =>
-      this.#log.error({ event: 'kernel-error', pass, error: errorText(err) }, `IPVS ${pass} failed, retrying on the next pass: ${errorText(err)}`),
-    );
+    this.#status = new StatusModel({ version: packageVersion(), configPath: options.configPath });
+    // Every full read of the kernel (the periodic repair's) also refreshes the counters ipvsctl and the metrics show.
+    this.#reconciler = new Reconciler({
+      table: async () => {
+        const entries = await client.table();
+        this.#status.kernelRead(entries);
+        return entries;
+      },
+      apply: (operations, o) => client.apply(operations, o),
+    });
+    this.#table = new KernelTable(this.#reconciler, (pass, err) => {
+      this.#status.reconcileFailed(pass);
+      this.#log.error({ event: 'kernel-error', pass, error: errorText(err) }, `IPVS ${pass} failed, retrying on the next pass: ${errorText(err)}`);
+    });
     this.#health = new HealthChecks({
       onResult: (entry, report) => this.#onResult(entry, report),
       onSetupError: (entry, message) =>
@@ -91,6 +112,14 @@ export class Daemon {
       onError: (err) => this.#log.error({ event: 'internal-error', error: errorText(err) }, `error while applying a check result: ${errorText(err)}`),
     });
     this.#pools = buildPools(config);
+    this.#status.attach({
+      pools: () => this.#pools,
+      desired: () => this.#table.desired,
+      overrides: () => this.#overrides,
+      vrrpInstances: () => this.#vrrp?.status() ?? [],
+      vrrpSyncGroups: () => this.#vrrp?.syncGroupStatus() ?? [],
+      logLevel: () => this.#log.level,
+    });
   }
 
   /**
@@ -187,10 +216,12 @@ export class Daemon {
     this.#table.replace(this.#desired(this.#pools));
     try {
       const report = await this.#reconciler.sync(this.#table.desired);
+      this.#status.reconciled('start', report);
       this.#reportRefusals('start', report);
       return report;
     } catch (err) {
       if (err instanceof IpvsPermissionError) throw openError(err);
+      this.#status.reconcileFailed('start');
       // The periodic repair retries; the checks start regardless.
       this.#log.error({ event: 'kernel-error', pass: 'start', error: errorText(err) }, `programming the start table failed, retrying: ${errorText(err)}`);
       return undefined;
@@ -198,16 +229,31 @@ export class Daemon {
   }
 
   #desired(pools: Pools) {
-    return desiredTable(pools.config, (vs) => pools.byVirtualServer.get(vs)!.state);
+    return desiredTable(
+      pools.config,
+      (vs) => pools.byVirtualServer.get(vs)!.state,
+      (vs) => this.#overrides.of(pools.byVirtualServer.get(vs)!.name),
+    );
+  }
+
+  /** Recomputes one virtual server's services and sends them to the kernel. */
+  #updatePool(pool: Pool): void {
+    this.#table.set(virtualServerEntries(this.#pools.config, pool.virtualServer, pool.state, this.#overrides.of(pool.name)));
+    void this.#table.update(pool.serviceKeys).then((r) => {
+      if (r) this.#status.reconciled('update', r);
+      this.#reportRefusals('update', r);
+    });
   }
 
   #onResult(entry: CheckerEntry, report: CheckReport): void {
     const pool = entry.pool;
     const server = pool.servers.get(entry.realServer)!;
     const update = applyCheckResult(server, pool.state, entry.id, report.step, report.probe);
+    this.#status.checkResult(entry.id, entry.checker.type, report.probe, report.step.failures);
     const fields = { virtualServer: pool.name, realServer: realServerName(entry.realServer), checker: entry.id, reason: report.probe.reason };
     if (update.server) {
       const { kind, initial } = update.server;
+      this.#status.realServerChanged(pool.name, fields.realServer);
       const message = `${pool.name}: real server ${fields.realServer} ${kind}${initial ? ' (at start)' : ''}: ${fields.reason}`;
       this.#log.info({ event: `real-server-${kind}`, ...fields, initial, inhibit: server.inhibit }, message);
     } else if (!report.probe.ok) {
@@ -220,9 +266,7 @@ export class Daemon {
         `${pool.name}: ${kind.replace('-', ' ')} (weight ${update.quorum.weight}, threshold ${update.quorum.threshold})`,
       );
     }
-    if (!update.changed) return;
-    this.#table.set(virtualServerEntries(this.#pools.config, pool.virtualServer, pool.state));
-    void this.#table.update(pool.serviceKeys).then((r) => this.#reportRefusals('update', r));
+    if (update.changed) this.#updatePool(pool);
   }
 
   #repair(): void {
@@ -230,6 +274,7 @@ export class Daemon {
     this.#repairQueued = true;
     void this.#table.sync().then((report) => {
       this.#repairQueued = false;
+      if (report) this.#status.reconciled('sync', report);
       if (!report || report.operations.length === 0) return;
       const done = this.#succeeded(report);
       if (done.length > 0) {
@@ -253,24 +298,28 @@ export class Daemon {
     }
   }
 
-  /** SIGHUP: an invalid file is reported and changes nothing; a valid one is applied in place. */
-  reload(): Promise<void> {
-    this.#reloads = this.#reloads.then(() =>
-      this.#reloadNow().catch((err: unknown) =>
-        this.#log.error({ event: 'reload-failed', error: errorText(err) }, `reload failed, keeping the running configuration: ${errorText(err)}`),
-      ),
+  /** SIGHUP or ipvsctl reload: an invalid file is reported and changes nothing; a valid one is applied in place. */
+  reload(): Promise<ReloadAnswer> {
+    const done = this.#reloads.then(() =>
+      this.#reloadNow().catch((err: unknown): ReloadAnswer => {
+        this.#log.error({ event: 'reload-failed', error: errorText(err) }, `reload failed, keeping the running configuration: ${errorText(err)}`);
+        this.#status.reloaded(false, [errorText(err)]);
+        return { ok: false, errors: [errorText(err)] };
+      }),
     );
-    return this.#reloads;
+    this.#reloads = done.then(() => undefined);
+    return done;
   }
 
-  async #reloadNow(): Promise<void> {
-    if (this.#stopping) return;
+  async #reloadNow(): Promise<ReloadAnswer> {
+    if (this.#stopping) return { ok: false, errors: ['ipvsd is stopping'] };
     const startedAt = performance.now();
     const { config, diagnostics } = load(this.#options);
     if (!config) {
       const lines = diagnostics.map(formatDiagnostic);
       this.#log.error({ event: 'reload-rejected', config: this.#options.configPath, diagnostics: lines }, `reload rejected, keeping the running configuration: ${lines.join('; ')}`);
-      return;
+      this.#status.reloaded(false, lines);
+      return { ok: false, errors: lines };
     }
     for (const d of diagnostics) this.#log.warn({ event: 'config-warning', diagnostic: formatDiagnostic(d) }, formatDiagnostic(d));
     if (this.#vrrp && vrrpShape(config) !== vrrpShape(this.#config)) {
@@ -278,6 +327,13 @@ export class Daemon {
       this.#log.warn({ event: 'vrrp-reload-ignored' }, 'the VRRP part of the configuration changed: restart ipvsd to apply it');
     }
     const pools = buildPools(config, this.#pools);
+    const names = new Map(pools.pools.map((p) => [p.name, new Set(p.virtualServer.realServers.map(realServerName))]));
+    for (const gone of this.#overrides.retain((vs, rs) => names.get(vs)?.has(rs) === true)) {
+      this.#log.info(
+        { event: 'override-dropped', virtualServer: gone.virtualServer, realServer: gone.realServer, override: describeOverride(gone.override) },
+        `${gone.virtualServer}: override on ${gone.realServer} dropped, the server is no longer configured`,
+      );
+    }
     let adopted = 0;
     for (const c of pools.checkers.values()) if (c.state.hasRun) adopted++;
     const desired = this.#desired(pools);
@@ -290,7 +346,9 @@ export class Daemon {
     } catch (err) {
       this.#log.error({ event: 'kernel-error', pass: 'timeouts', error: errorText(err) }, errorText(err));
     }
+    this.#status.reloaded(true);
     const report = await this.#table.sync();
+    if (report) this.#status.reconciled('reload', report);
     this.#reportRefusals('reload', report);
     this.#log.info(
       {
@@ -304,6 +362,68 @@ export class Daemon {
       },
       'configuration reloaded',
     );
+    return { ok: true, errors: [] };
+  }
+
+  /** For the metrics: never waits, the counters are those of the last kernel read. */
+  snapshot(): StatusSnapshot {
+    return this.#status.snapshot();
+  }
+
+  /** For ipvsctl: re-reads the kernel first when the last read is older than a second. */
+  async status(): Promise<StatusSnapshot> {
+    if (this.#status.kernelAgeMs() > statusFreshMs && !this.#stopping) {
+      // In the reconcile queue: one dump at a time on the socket.
+      await this.#table.after(async () => {
+        try {
+          this.#status.kernelRead(await this.#client.table());
+        } catch (err) {
+          this.#log.debug({ event: 'kernel-error', pass: 'status', error: errorText(err) }, `reading the IPVS counters failed: ${errorText(err)}`);
+        }
+      });
+    }
+    return this.#status.snapshot();
+  }
+
+  /** ipvsctl drain/disable/weight/enable: an override by name, applied to the table at once. */
+  override(request: OverrideRequest): OverrideAnswer {
+    const pool = findVirtualServer(
+      this.#pools.pools.map((p) => ({ name: p.name, pool: p, target: p.virtualServer.target, protocol: p.virtualServer.protocol })),
+      request.virtualServer,
+    ).pool;
+    const endpoint = parseEndpoint(request.realServer);
+    const rs = pool.virtualServer.realServers.find((r) => r.port === endpoint.port && parseEndpoint(realServerName(r)).address === endpoint.address);
+    if (!rs) throw new ControlRequestError('ENOREALSERVER', `${pool.name} has no real server ${request.realServer}`);
+    const name = realServerName(rs);
+    let override: Override | undefined;
+    if (request.action === 'drain') override = { kind: 'drain' };
+    else if (request.action === 'disable') override = { kind: 'disable' };
+    else if (request.action === 'weight') {
+      const w = request.weight;
+      if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || w > 2_147_483_647) {
+        throw new ControlRequestError('EBADWEIGHT', `a weight is an integer from 0 to 2147483647, not ${String(w)}`);
+      }
+      override = { kind: 'weight', weight: w };
+    } else if (request.action !== 'enable') {
+      throw new ControlRequestError('EBADACTION', `unknown override ${String(request.action)}`);
+    }
+    const previous = this.#overrides.set(pool.name, name, override, Date.now());
+    const now = override ? describeOverride(override) : 'no override';
+    const was = previous ? describeOverride(previous.override) : 'no override';
+    if (now !== was) this.#status.realServerChanged(pool.name, name);
+    this.#log.info(
+      { event: override ? 'override-set' : 'override-cleared', virtualServer: pool.name, realServer: name, override: now, previous: was },
+      `${pool.name}: real server ${name} ${override ? now : 'back to its health-checked weight'} (ipvsctl)`,
+    );
+    this.#updatePool(pool);
+    return { virtualServer: pool.name, realServer: name, now };
+  }
+
+  setLogLevel(level: string): void {
+    if (!isLogLevel(level)) throw new ControlRequestError('EBADLEVEL', `unknown log level \`${level}\`; use one of ${logLevels.join(', ')}`);
+    const from = this.#log.level;
+    this.#log.level = level;
+    this.#log.info({ event: 'log-level', from, to: level }, `log level ${from} -> ${level} (ipvsctl)`);
   }
 
   /** Stops the checks and removes the services ipvsd owns (unless -I), as lvs_flush_on_stop says. */

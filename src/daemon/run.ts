@@ -1,5 +1,9 @@
 // The daemon in the foreground: start, then SIGHUP reloads and SIGTERM/SIGINT stop it.
 import { pino, type Logger } from 'pino';
+import { ControlServer, ControlSocketError, socketInUse } from '../api/control-server.js';
+import { MetricsListenError } from '../api/metrics-listen.js';
+import { MetricsServer } from '../api/metrics-server.js';
+import { StatusMetrics } from '../api/metrics.js';
 import { Daemon, type DaemonOptions } from './daemon.js';
 import { DaemonStartError } from './errors.js';
 import type { LogLevel } from './log-level.js';
@@ -14,6 +18,28 @@ const stopTimeoutMs = 3000;
 export interface RunOptions extends DaemonOptions {
   /** Where the reasons a start failed go (the CLI's stderr). */
   stderr: (text: string) => void;
+  /** The control socket for ipvsctl. */
+  socketPath: string;
+  /** Where /metrics is served; undefined: no metrics endpoint. */
+  metricsListen: { host: string; port: number } | undefined;
+  /** Per-real-server and per-checker series (off for very large pools). */
+  destinationMetrics: boolean;
+}
+
+/** The listeners around the daemon; opened before the start where that needs no privilege. */
+async function openListeners(options: RunOptions, daemonRef: () => Daemon | undefined): Promise<MetricsServer | undefined> {
+  // A second ipvsd must stop before it touches the kernel the first one manages.
+  if (await socketInUse(options.socketPath)) {
+    throw new ControlSocketError('EBUSY', `another ipvsd is already running (its control socket ${options.socketPath} answers)`);
+  }
+  const listen = options.metricsListen;
+  if (!listen) return undefined;
+  const metrics = new StatusMetrics(() => {
+    const d = daemonRef();
+    if (!d) throw new Error('ipvsd is starting');
+    return d.snapshot();
+  }, { destinations: options.destinationMetrics });
+  return MetricsServer.listen(listen.host, listen.port, metrics);
 }
 
 /** Runs until SIGTERM or SIGINT; resolves to the exit code (1 when it could not start). */
@@ -43,18 +69,26 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     process.off('unhandledRejection', onRejection);
   };
 
-  let daemon: Daemon;
+  let daemon: Daemon | undefined;
+  let metricsServer: MetricsServer | undefined;
+  let control: ControlServer;
   try {
+    metricsServer = await openListeners(options, () => daemon);
     daemon = await Daemon.start(options);
+    control = await ControlServer.listen(options.socketPath, daemon);
+    options.log.info({ event: 'listening', socket: options.socketPath, metrics: options.metricsListen ?? null }, `control socket ${options.socketPath}`);
   } catch (err) {
     uninstall();
-    if (!(err instanceof DaemonStartError)) throw err;
-    for (const line of err.details) options.stderr(`${line}\n`);
+    await metricsServer?.close();
+    await daemon?.stop();
+    if (!(err instanceof DaemonStartError) && !(err instanceof ControlSocketError) && !(err instanceof MetricsListenError)) throw err;
+    if (err instanceof DaemonStartError) for (const line of err.details) options.stderr(`${line}\n`);
     options.stderr(`ipvsd: ${err.message}\n`);
     return 1;
   }
+  const running = daemon;
   return new Promise<number>((resolve) => {
-    requestReload = () => void daemon.reload();
+    requestReload = () => void running.reload();
     let stopping = false;
     requestStop = () => {
       if (stopping) return;
@@ -67,7 +101,13 @@ export async function runDaemon(options: RunOptions): Promise<number> {
           r(1);
         }, stopTimeoutMs);
       });
-      void Promise.race([daemon.stop().then(() => 0), stuck]).then((code) => {
+      const stopAll = async (): Promise<number> => {
+        await control.close();
+        await metricsServer?.close();
+        await running.stop();
+        return 0;
+      };
+      void Promise.race([stopAll(), stuck]).then((code) => {
         clearTimeout(timer);
         uninstall();
         resolve(code);

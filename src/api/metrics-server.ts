@@ -1,0 +1,41 @@
+// The Prometheus endpoint: GET /metrics on HOST:PORT (loopback unless told otherwise).
+import { createServer, type Server } from 'node:http';
+import { Registry } from 'prom-client';
+import type { StatusMetrics } from './metrics.js';
+import { MetricsListenError } from './metrics-listen.js';
+
+export class MetricsServer {
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async listen(host: string, port: number, metrics: StatusMetrics): Promise<MetricsServer> {
+    const server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET' || path !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('ipvsd serves Prometheus metrics at /metrics\n');
+        return;
+      }
+      metrics.scrape().then(
+        (text) => res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE }).end(text),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err instanceof Error ? err.message : String(err)}\n`),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new MetricsListenError(`cannot serve metrics on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the address is in use' : err.message}`)),
+      );
+      server.listen(port, host, () => resolve());
+    });
+    const address = server.address();
+    return new MetricsServer(server, typeof address === 'object' && address ? address.port : port);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
