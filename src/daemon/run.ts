@@ -7,6 +7,7 @@ import { StatusMetrics } from '../api/metrics.js';
 import { Daemon, type DaemonOptions } from './daemon.js';
 import { DaemonStartError } from './errors.js';
 import type { LogLevel } from './log-level.js';
+import { SystemdNotifier, SystemdNotifyError } from './systemd.js';
 
 /** pino JSON lines on stdout, written synchronously so nothing is lost when the process exits. */
 export function createLogger(level: LogLevel): Logger {
@@ -72,27 +73,45 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   let daemon: Daemon | undefined;
   let metricsServer: MetricsServer | undefined;
   let control: ControlServer;
+  let systemd: SystemdNotifier | undefined;
   try {
+    // Under systemd (Type=notify): readiness, reload and stop states, and watchdog pings.
+    systemd = SystemdNotifier.fromEnvironment(process.env, {
+      onError: (e) => options.log.warn({ event: 'systemd-notify-failed', error: e.message }, `sd_notify failed: ${e.message}`),
+    });
     metricsServer = await openListeners(options, () => daemon);
     daemon = await Daemon.start(options);
     control = await ControlServer.listen(options.socketPath, daemon);
     options.log.info({ event: 'listening', socket: options.socketPath, metrics: options.metricsListen ?? null }, `control socket ${options.socketPath}`);
+    systemd?.ready('running');
+    // Pings only while the event loop keeps time, so a stuck loop lets systemd restart ipvsd.
+    systemd?.startWatchdog({
+      onSkip: (lagMs) =>
+        options.log.error({ event: 'watchdog-ping-withheld', lagMs: Math.round(lagMs) }, `event loop blocked ${Math.round(lagMs)} ms: watchdog ping withheld`),
+    });
   } catch (err) {
+    systemd?.status(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    systemd?.close();
     uninstall();
     await metricsServer?.close();
     await daemon?.stop();
-    if (!(err instanceof DaemonStartError) && !(err instanceof ControlSocketError) && !(err instanceof MetricsListenError)) throw err;
+    const expected = [DaemonStartError, ControlSocketError, MetricsListenError, SystemdNotifyError].some((c) => err instanceof c);
+    if (!expected || !(err instanceof Error)) throw err;
     if (err instanceof DaemonStartError) for (const line of err.details) options.stderr(`${line}\n`);
     options.stderr(`ipvsd: ${err.message}\n`);
     return 1;
   }
   const running = daemon;
   return new Promise<number>((resolve) => {
-    requestReload = () => void running.reload();
+    requestReload = () => {
+      systemd?.reloading();
+      void running.reload().then((r) => systemd?.ready(r.ok ? 'running' : `reload rejected, running the previous configuration: ${r.errors[0] ?? ''}`));
+    };
     let stopping = false;
     requestStop = () => {
       if (stopping) return;
       stopping = true;
+      systemd?.stopping();
       // A kernel that stopped answering must not keep the process from exiting.
       let timer: NodeJS.Timeout | undefined;
       const stuck = new Promise<number>((r) => {
@@ -110,6 +129,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       void Promise.race([stopAll(), stuck]).then((code) => {
         clearTimeout(timer);
         uninstall();
+        systemd?.close();
         resolve(code);
       });
     };

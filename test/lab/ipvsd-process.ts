@@ -21,8 +21,8 @@ export class IpvsdProcess {
   readonly spawnedAt = performance.now();
   stderr = '';
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let rest = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (rest + chunk).split('\n');
