@@ -1,6 +1,7 @@
 // The composition root: config -> health state -> desired table -> reconciler -> kernel, with the
 // lifecycle around it (start, periodic repair, SIGHUP reload, stop). Checker and kernel errors are
 // logged and retried, never fatal; only what stops the start (bad file, no IPVS, no permission) is.
+import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { formatDiagnostic, type Diagnostic } from '../config/ast.js';
@@ -20,6 +21,8 @@ import { HealthChecks } from './health-checks.js';
 import { KernelTable } from './kernel-table.js';
 import { buildPools, realServerName, type CheckerEntry, type Pool, type Pools } from './pools.js';
 import { VrrpRuntime } from '../vrrp/runtime.js';
+import { SmtpAlert, type SmtpAlertOutcome } from '../vrrp/smtp-alert.js';
+import { ConnectionSync, connectionSyncSettings } from './lvs-sync.js';
 import { packageVersion } from '../api/build-info.js';
 import { ControlRequestError, type ControlTarget, type OverrideAnswer, type OverrideRequest, type ReloadAnswer } from '../api/control-protocol.js';
 import { findVirtualServer, parseEndpoint } from '../api/server-address.js';
@@ -79,6 +82,8 @@ export class Daemon implements ControlTarget {
   #config: KeepalivedConfig;
   #pools: Pools;
   #vrrp: VrrpRuntime | undefined;
+  #connectionSync: ConnectionSync | undefined;
+  #smtpAlert: SmtpAlert | undefined;
   /** The kernel's timeouts before lvs_timeouts changed them, restored on stop. */
   #savedTimeouts: Timeouts | undefined;
   #repairTimer: NodeJS.Timeout | undefined;
@@ -149,6 +154,8 @@ export class Daemon implements ControlTarget {
         options.log.warn({ event: 'quorum-down', virtualServer: pool.name, weight: event.weight, threshold: event.threshold, initial: true }, `${pool.name}: quorum down at start`);
       }
       d.#repairTimer = setInterval(() => d.#repair(), repairIntervalMs);
+      d.#connectionSync = await d.#startConnectionSync(config);
+      d.#smtpAlert = SmtpAlert.fromConfig(config, hostname().split('.')[0]!, (o) => d.#onSmtpAlert(o));
       if (config.vrrpInstances.length > 0) d.#vrrp = await d.#startVrrp(config);
       options.log.info(
         {
@@ -168,6 +175,7 @@ export class Daemon implements ControlTarget {
       if (daemon) {
         clearInterval(daemon.#repairTimer);
         daemon.#health.stop();
+        await daemon.#connectionSync?.stop();
       }
       client.close();
       throw err;
@@ -184,10 +192,32 @@ export class Daemon implements ControlTarget {
             this.#log.warn({ event: 'notify-failed', instance, argv: o.argv, ...o.result }, `notify script for ${instance} failed`);
           }
         },
+        onTransition: (source, name, state) => {
+          if (source === 'INSTANCE') void this.#connectionSync?.transition(name, state);
+          this.#smtpAlert?.transition(source, name, state);
+        },
       });
     } catch (err) {
       throw new DaemonStartError('EVRRP', `cannot start VRRP: ${errorText(err)}`);
     }
+  }
+
+  /** lvs_sync_daemon: both kernel daemons now, or the backup one until the followed instance becomes MASTER. */
+  async #startConnectionSync(config: KeepalivedConfig): Promise<ConnectionSync | undefined> {
+    const settings = connectionSyncSettings(config);
+    if (!settings) return undefined;
+    const sync = new ConnectionSync(settings, this.#client, {
+      onStarted: (d) => this.#log.info({ event: 'sync-daemon-started', state: d.state, interface: d.interface, syncId: d.syncId }, `started the IPVS ${d.state} sync daemon on ${d.interface} (id ${d.syncId})`),
+      onStopped: (state) => this.#log.info({ event: 'sync-daemon-stopped', state }, `stopped the IPVS ${state} sync daemon`),
+      onError: (err) => this.#log.error({ event: 'sync-daemon-error', error: errorText(err) }, `IPVS sync daemon: ${errorText(err)}`),
+    });
+    await sync.start();
+    return sync;
+  }
+
+  #onSmtpAlert(o: SmtpAlertOutcome): void {
+    if (o.error) this.#log.warn({ event: 'smtp-alert-failed', subject: o.subject, error: o.error.message }, `smtp_alert "${o.subject}" not sent: ${o.error.message}`);
+    else this.#log.info({ event: 'smtp-alert-sent', subject: o.subject }, `smtp_alert sent: ${o.subject}`);
   }
 
   /** lvs_flush (start only) and lvs_timeouts; only a permission error stops the start. */
@@ -444,6 +474,9 @@ export class Daemon implements ControlTarget {
         this.#log.error({ event: 'vrrp-error', error: errorText(err) }, `stopping VRRP failed: ${errorText(err)}`);
       }
     }
+    // After VRRP's STOP transition; also stops the daemons that run without `inst`.
+    await this.#connectionSync?.stop();
+    await this.#smtpAlert?.idle(2000);
     const release = this.#options.releaseOnStop;
     await this.#table.after(async () => {
       try {

@@ -8,7 +8,7 @@ import { RouteNetlink, type AddressEvent, type InterfaceAddress, type LinkEvent 
 import { monotonicClock, type Clock, type TimerHandle } from './clock.js';
 import { InterfaceAnnouncer, type Announcer } from './garp.js';
 import { VirtualRouter, type RouterLog, type VirtualRouterSettings, type VirtualRouterStatus } from './instance.js';
-import { InstanceNotifier, type NotifyOutcome } from './notify.js';
+import { InstanceNotifier, type NotifyOutcome, type NotifyState } from './notify.js';
 import { fifoLine, NotifyFifo } from './notify-fifo.js';
 import { AUTH_NONE, AUTH_PASS, passwordBytes, type UnicastPeer } from './packet.js';
 import { ProcessScriptRunner, type ScriptRunner } from './script-runner.js';
@@ -28,6 +28,8 @@ export interface VrrpRuntimeOptions {
   runner?: ScriptRunner;
   log?: RouterLog;
   onNotify?: (instance: string, outcome: NotifyOutcome) => void;
+  /** Every state change of an instance or sync group, as notify scripts see it (sync daemon, smtp_alert). */
+  onTransition?: (source: 'INSTANCE' | 'GROUP', name: string, state: NotifyState, priority: number) => void;
 }
 
 interface RunningGroup {
@@ -214,6 +216,7 @@ export class VrrpRuntime {
       notify: (state: 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP', priority: number) => {
         for (const fifo of this.fifos) fifo.write(fifoLine(inst.name, state, priority));
         notifier.transition(state, priority);
+        options.onTransition?.('INSTANCE', inst.name, state, priority);
       },
       ...(options.log ? { log: options.log } : {}),
     };
@@ -241,6 +244,7 @@ export class VrrpRuntime {
       const state = ({ master: 'MASTER', backup: 'BACKUP', fault: 'FAULT', stopped: 'STOP' } as const)[to === 'init' ? 'stopped' : to];
       for (const fifo of this.fifos) fifo.write(fifoLine(g.name, state, 0, 'GROUP'));
       notifier.transition(state, 0);
+      options.onTransition?.('GROUP', g.name, state, 0);
     });
     const group: RunningGroup = { sync, members, notifier };
     for (const m of members) m.group = group;
