@@ -127,18 +127,18 @@ export class StatusMetrics {
 
     const vrrp = (f: (i: StatusSnapshot['vrrp']['instances'][number]) => Sample[]) => s().vrrp.instances.flatMap(f);
     add('vrrp_state', 'VRRP state: 0 init, 1 backup, 2 master, 3 fault', 'gauge', () =>
-      vrrp((i) => [{ value: vrrpStateValue[i.state] ?? 0, labels: { instance: i.name, vrid: i.vrid, interface: i.interface } }]),
+      vrrp((i) => [{ value: vrrpStateValue[i.state] ?? 0, labels: { vrrp_instance: i.name, vrid: i.vrid, interface: i.interface } }]),
     );
-    add('vrrp_priority', 'Effective VRRP priority (after tracking)', 'gauge', () => vrrp((i) => [{ value: i.priority, labels: { instance: i.name } }]));
-    add('vrrp_base_priority', 'Configured VRRP priority', 'gauge', () => vrrp((i) => [{ value: i.basePriority, labels: { instance: i.name } }]));
-    add('vrrp_adverts_sent_total', 'VRRP adverts sent', 'counter', () => vrrp((i) => [{ value: i.counters.advertsSent, labels: { instance: i.name } }]));
-    add('vrrp_adverts_received_total', 'VRRP adverts received', 'counter', () => vrrp((i) => [{ value: i.counters.advertsReceived, labels: { instance: i.name } }]));
+    add('vrrp_priority', 'Effective VRRP priority (after tracking)', 'gauge', () => vrrp((i) => [{ value: i.priority, labels: { vrrp_instance: i.name } }]));
+    add('vrrp_base_priority', 'Configured VRRP priority', 'gauge', () => vrrp((i) => [{ value: i.basePriority, labels: { vrrp_instance: i.name } }]));
+    add('vrrp_adverts_sent_total', 'VRRP adverts sent', 'counter', () => vrrp((i) => [{ value: i.counters.advertsSent, labels: { vrrp_instance: i.name } }]));
+    add('vrrp_adverts_received_total', 'VRRP adverts received', 'counter', () => vrrp((i) => [{ value: i.counters.advertsReceived, labels: { vrrp_instance: i.name } }]));
     add('vrrp_adverts_dropped_total', 'VRRP adverts dropped by the receive checks, by reason', 'counter', () =>
-      vrrp((i) => Object.entries(i.counters.drops).map(([reason, value]) => ({ value: value ?? 0, labels: { instance: i.name, reason } }))),
+      vrrp((i) => Object.entries(i.counters.drops).map(([reason, value]) => ({ value: value ?? 0, labels: { vrrp_instance: i.name, reason } }))),
     );
-    add('vrrp_transitions_total', 'VRRP state transitions', 'counter', () => vrrp((i) => [{ value: i.counters.transitions, labels: { instance: i.name } }]));
+    add('vrrp_transitions_total', 'VRRP state transitions', 'counter', () => vrrp((i) => [{ value: i.counters.transitions, labels: { vrrp_instance: i.name } }]));
     add('vrrp_last_transition_timestamp_seconds', 'When the instance last changed state (Unix time)', 'gauge', () =>
-      vrrp((i) => (i.lastTransition ? [{ value: seconds(i.lastTransition.at), labels: { instance: i.name } }] : [])),
+      vrrp((i) => (i.lastTransition ? [{ value: seconds(i.lastTransition.at), labels: { vrrp_instance: i.name } }] : [])),
     );
 
     add('reconcile_runs_total', 'Reconcile passes by kind', 'counter', () => Object.entries(s().reconcile.runs).map(([pass, value]) => ({ value, labels: { pass } })));

@@ -24,8 +24,8 @@ describe('metrics', () => {
     expect(text).toContain('ipvsd_real_server_up{vs="tcp 10.99.0.100:80",rs="10.1.0.1:8080"} 1');
     expect(text).toContain('ipvsd_real_server_weight{vs="tcp 10.99.0.100:80",rs="10.1.0.3:8080"} 3');
     expect(text).toContain('ipvsd_virtual_server_real_servers{vs="tcp 10.99.0.100:80",state="up"} 3');
-    expect(text).toContain('ipvsd_vrrp_state{instance="VI_1",vrid="51",interface="eth0"} 2');
-    expect(text).toContain('ipvsd_vrrp_adverts_dropped_total{instance="VI_1",reason="ttl"} 2');
+    expect(text).toContain('ipvsd_vrrp_state{vrrp_instance="VI_1",vrid="51",interface="eth0"} 2');
+    expect(text).toContain('ipvsd_vrrp_adverts_dropped_total{vrrp_instance="VI_1",reason="ttl"} 2');
     expect(text).toContain('ipvsd_kernel_read_timestamp_seconds 1700000100');
     expect(line(text, 'ipvsd_build_info')).toMatch(/^ipvsd_build_info\{version="0\.1\.0",nodejs="v\d+/);
   });
