@@ -35,6 +35,8 @@ export interface DaemonOptions {
   configId: string;
   /** false with -I/--dont-release-ipvs: leave the services in the kernel on stop. */
   releaseOnStop: boolean;
+  /** --tcp-half-open: TCP_CHECK as half-open SYN probes (scales to thousands of servers). */
+  tcpHalfOpen?: boolean;
   log: Logger;
 }
 
@@ -115,6 +117,7 @@ export class Daemon implements ControlTarget {
       onSetupError: (entry, message) =>
         this.#log.error({ event: 'checker-error', checker: entry.id, error: message }, `checker ${entry.id} cannot run: ${message}`),
       onError: (err) => this.#log.error({ event: 'internal-error', error: errorText(err) }, `error while applying a check result: ${errorText(err)}`),
+      tcpHalfOpen: options.tcpHalfOpen ?? false,
     });
     this.#pools = buildPools(config);
     this.#status.attach({

@@ -13,8 +13,10 @@ export interface HealthChecksOptions {
   /** A checker whose probe cannot be built (it then reports that reason as a failure). */
   onSetupError: (entry: CheckerEntry, message: string) => void;
   onError: (err: unknown) => void;
-  /** Probes running at once (default 256). */
+  /** Probes running at once (default 256, or 8192 with half-open TCP probes, which hold no descriptor). */
   concurrency?: number;
+  /** TCP_CHECK as half-open SYN probes over one raw socket (checkers/tcp-syn.ts). */
+  tcpHalfOpen?: boolean;
 }
 
 const clock: Clock = { now: () => performance.now() };
@@ -37,7 +39,7 @@ export class HealthChecks {
 
   constructor(options: HealthChecksOptions) {
     this.#options = options;
-    const limit = pLimit(options.concurrency ?? 256);
+    const limit = pLimit(options.concurrency ?? (options.tcpHalfOpen ? 8192 : 256));
     this.#scheduler = new Scheduler({
       clock,
       runProbe: (key, deadline) => {
@@ -65,7 +67,10 @@ export class HealthChecks {
     for (const entry of pools.checkers.values()) {
       let probe: Probe;
       try {
-        probe = createProbe(entry.checker, entry.realServer, { trackFilePath: (name) => trackFiles.get(name) });
+        probe = createProbe(entry.checker, entry.realServer, {
+          trackFilePath: (name) => trackFiles.get(name),
+          tcpHalfOpen: this.#options.tcpHalfOpen ?? false,
+        });
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         this.#options.onSetupError(entry, message);
