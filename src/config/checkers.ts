@@ -76,7 +76,40 @@ const timingKeywords: Keyword<CheckerDraft>[] = [
   timer('delay_loop', 'delayLoopMs', 0.001),
   { name: 'alpha', handle: (c, st, cx) => setIf(bool(st, cx), (v) => (c.timing.alpha = v)) },
   { name: 'log_all_failures', handle: (c, st, cx) => setIf(bool(st, cx), (v) => (c.timing.logAllFailures = v)) },
+  ...extensionKeywords(),
 ];
+
+/** keepalived does not know these: `keepalived -t` fails on them and its daemon skips the line. */
+function warnNotKeepalived(st: Statement, cx: ParseContext): void {
+  cx.warning(st, `\`${st.keyword.text}\` is an ipvsd extension: \`keepalived -t\` rejects it and keepalived would ignore it`);
+}
+
+function count(name: 'rise' | 'fall'): Keyword<CheckerDraft> {
+  return {
+    name,
+    handle: (c, st, cx) => {
+      if (!arity(st, cx, 1)) return;
+      warnNotKeepalived(st, cx);
+      const n = integer(st.args[0]!, cx, 1, 1000, `\`${name}\``);
+      if (n !== undefined) c.timing[name] = n;
+    },
+  };
+}
+
+/** HAProxy-style counting and fast failure: opt-in keywords keepalived does not have. */
+function extensionKeywords(): Keyword<CheckerDraft>[] {
+  return [
+    count('rise'),
+    count('fall'),
+    {
+      name: 'fast_fail',
+      handle: (c, st, cx) => {
+        warnNotKeepalived(st, cx);
+        setIf(bool(st, cx), (v) => (c.timing.fastFail = v));
+      },
+    },
+  ];
+}
 
 function setIf<V>(value: V | undefined, set: (v: V) => void): void {
   if (value !== undefined) set(value);
@@ -298,6 +331,15 @@ export function readChecker(type: CheckerType, st: Statement, tables: CheckerTab
   return draft;
 }
 
+/** The extension settings, present only when written (so keepalived-only models stay as they were). */
+function extensions(own: TimingDraft): Pick<CheckTiming, 'rise' | 'fall' | 'fastFail'> {
+  return {
+    ...(own.rise !== undefined && { rise: own.rise }),
+    ...(own.fall !== undefined && { fall: own.fall }),
+    ...(own.fastFail !== undefined && { fastFail: own.fastFail }),
+  };
+}
+
 /** The model checker, with every inherited and default setting resolved. */
 export function finishChecker(c: CheckerDraft, from: Inherited): Checker {
   const pos = c.st.keyword.pos;
@@ -314,6 +356,7 @@ export function finishChecker(c: CheckerDraft, from: Inherited): Checker {
     warmupMs: c.timing.warmupMs ?? from.timing.warmupMs ?? delayLoopMs,
     alpha: c.timing.alpha ?? from.timing.alpha,
     logAllFailures: c.timing.logAllFailures ?? from.logAllFailures,
+    ...extensions(c.timing),
   };
   if (c.type === 'MISC_CHECK') {
     const [user, group] = (c.spec['user'] as [string, string] | undefined) ?? ['', ''];

@@ -200,6 +200,12 @@ export interface CheckTiming {
   warmupMs: number;
   alpha: boolean;
   logAllFailures: boolean;
+  /** ipvsd extension: consecutive successes that bring a down checker up (HAProxy's rise). */
+  rise?: number | undefined;
+  /** ipvsd extension: consecutive failures that take an up checker down; replaces `retry`. */
+  fall?: number | undefined;
+  /** ipvsd extension: a refused connection or reset takes the checker down at once. */
+  fastFail?: boolean | undefined;
 }
 
 /** Where a connection-based checker connects from and to. */

@@ -62,13 +62,16 @@ export function checkerSettings(checker: Checker, vs: VirtualServer): CheckerSet
     delayBeforeRetryMs: checker.delayBeforeRetryMs,
     warmupMs: checker.warmupMs,
     alpha: checker.alpha,
+    rise: checker.rise,
+    fall: checker.fall,
+    fastFail: checker.fastFail ?? false,
   };
   if (checker.type === 'MISC_CHECK') return { ...timing, connectTimeoutMs: checker.timeoutMs, measureFromStart: true };
   return timing;
 }
 
 /** Settings that change when a checker runs, not what it checks: its state stays valid across them. */
-const scheduleFields = new Set(['pos', 'delayLoopMs', 'retry', 'delayBeforeRetryMs', 'warmupMs', 'alpha', 'logAllFailures']);
+const scheduleFields = new Set(['pos', 'delayLoopMs', 'retry', 'delayBeforeRetryMs', 'warmupMs', 'alpha', 'logAllFailures', 'rise', 'fall', 'fastFail']);
 
 function specOf(checker: Checker): string {
   return JSON.stringify(checker, (key, value: unknown) => (scheduleFields.has(key) ? undefined : value));
