@@ -59,7 +59,12 @@ interface Failure {
   hard: boolean;
 }
 
+// undici is most of ipvsd's start-up time in a slow guest and only HTTP checks need it: it is
+// loaded when the first HTTP probe is made, well before that probe first runs.
+let undiciModule: Promise<typeof import('undici')> | undefined;
+
 export function httpProbe(spec: HttpCheck, options: HttpProbeOptions = {}): Probe {
+  const undici = (undiciModule ??= import('undici'));
   const secure = spec.type === 'SSL_GET';
   const scheme = secure ? 'https' : 'http';
   const target = socketTarget(spec);
@@ -140,8 +145,7 @@ export function httpProbe(spec: HttpCheck, options: HttpProbeOptions = {}): Prob
           ALPNProtocols: ['http/1.1'],
         }
       : undefined;
-    // Loaded on first use: undici is most of ipvsd's start-up time in a slow guest, and only HTTP checks need it.
-    const { Client } = await import('undici');
+    const { Client } = await undici;
     // A client per request, destroyed after it, so no socket outlives the probe.
     const client = new Client(`${secure ? 'https' : 'http'}://${authority}`, {
       connect: connector(target, tlsOptions, step, () => stall.arm('no response headers')),

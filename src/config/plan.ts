@@ -114,10 +114,23 @@ export function everyServerUp(vs: VirtualServer): PoolDecision {
   return { destinations: list, sorryActive: false };
 }
 
+// Real servers by endpoint, per virtual server: a pool decision is laid out on every health
+// change, and a linear search per destination made that quadratic in the pool size.
+const realServerIndex = new WeakMap<VirtualServer, Map<string, RealServer>>();
+
+function realServerAt(vs: VirtualServer, address: string, port: number): RealServer | undefined {
+  let index = realServerIndex.get(vs);
+  if (!index) {
+    index = new Map(vs.realServers.map((rs) => [`${rs.address}|${rs.port}`, rs]));
+    realServerIndex.set(vs, index);
+  }
+  return index.get(`${address}|${port}`);
+}
+
 /** The configured server a decided destination stands for. */
 function serverFor(vs: VirtualServer, d: PoolDestination, sorryActive: boolean): RealServer | SorryServer {
   const sorry = vs.sorryServer;
-  const real = vs.realServers.find((rs) => rs.address === d.address && rs.port === d.port);
+  const real = realServerAt(vs, d.address, d.port);
   const isSorry = sorry !== undefined && sorry.address === d.address && sorry.port === d.port;
   if (isSorry && (sorryActive || real === undefined)) return sorry;
   if (real === undefined) throw new PoolDecisionError(`${d.address}:${d.port} is neither a real server nor the sorry server of this virtual server`);

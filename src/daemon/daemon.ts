@@ -42,6 +42,8 @@ export interface DaemonOptions {
 
 /** How often the kernel is read in full and repaired (ipvsadm -C, edits behind ipvsd's back). */
 const repairIntervalMs = 5000;
+/** How long health changes are gathered before the changed pools are laid out and applied. */
+const poolFlushDelayMs = 5;
 
 /** ipvsctl status re-reads the kernel counters when they are older than this. */
 const statusFreshMs = 1000;
@@ -90,6 +92,8 @@ export class Daemon implements ControlTarget {
   #savedTimeouts: Timeouts | undefined;
   #repairTimer: NodeJS.Timeout | undefined;
   #repairQueued = false;
+  #dirtyPools = new Set<Pool>();
+  #poolFlush: NodeJS.Timeout | undefined;
   #reloads: Promise<void> = Promise.resolve();
   #stopping: Promise<void> | undefined;
 
@@ -270,9 +274,25 @@ export class Daemon implements ControlTarget {
   }
 
   /** Recomputes one virtual server's services and sends them to the kernel. */
+  /**
+   * Health changes are gathered for a few milliseconds and each changed pool laid out once: at
+   * start, thousands of servers change within the same second, and laying out a large pool per
+   * change is quadratic.
+   */
   #updatePool(pool: Pool): void {
-    this.#table.set(virtualServerEntries(this.#pools.config, pool.virtualServer, pool.state, this.#overrides.of(pool.name)));
-    void this.#table.update(pool.serviceKeys).then((r) => {
+    this.#dirtyPools.add(pool);
+    this.#poolFlush ??= setTimeout(() => this.#flushPools(), poolFlushDelayMs);
+  }
+
+  #flushPools(): void {
+    this.#poolFlush = undefined;
+    const pools = [...this.#dirtyPools].filter((p) => this.#pools.byVirtualServer.get(p.virtualServer) === p);
+    this.#dirtyPools.clear();
+    if (pools.length === 0 || this.#stopping) return;
+    for (const pool of pools) {
+      this.#table.set(virtualServerEntries(this.#pools.config, pool.virtualServer, pool.state, this.#overrides.of(pool.name)));
+    }
+    void this.#table.update(pools.flatMap((p) => p.serviceKeys)).then((r) => {
       if (r) this.#status.reconciled('update', r);
       this.#reportRefusals('update', r);
     });
@@ -468,6 +488,7 @@ export class Daemon implements ControlTarget {
   async #stopNow(): Promise<void> {
     const startedAt = performance.now();
     clearInterval(this.#repairTimer);
+    clearTimeout(this.#poolFlush);
     this.#health.stop();
     // VRRP first: priority 0 so the backup takes over after skew time, VIPs released, then the services.
     if (this.#vrrp) {
