@@ -1,7 +1,8 @@
 // npm run bench:health: inside one UML guest, keepalived (Debian) and ipvsd each run the same
 // generated configuration of scenario C (N TCP_CHECK real servers, delay_loop 1, alpha) against
 // one accept-and-close process holding N ports in a namespace, for N = 1000 and 5000: time from
-// start to all N in the table, checks performed per second (Tcp: ActiveOpens of the director's
+// start to all N in the table, checks performed per second (Tcp: ActiveOpens, or OutRsts for
+// half-open probes (BENCH_IPVSD_ARGS=--tcp-half-open), of the director's
 // namespace, where only the daemon connects), CPU per check and RSS of the daemon's processes.
 // The last line is one JSON object with both and the ratios ipvsd / keepalived.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,5000').split(',').map(Number);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
+/** Extra ipvsd flags, e.g. BENCH_IPVSD_ARGS=--tcp-half-open. */
+const ipvsdArgs = (process.env.BENCH_IPVSD_ARGS ?? '').split(' ').filter(Boolean);
 /** After all servers are in: let the first round's spread settle before sampling. */
 const SETTLE_MS = 3000;
 const FIRST_PORT = 10_000;
@@ -77,12 +80,18 @@ function destinationsInTable(): number {
   return count;
 }
 
-function activeOpens(): number {
+/** A `Tcp:` counter of the director's namespace (/proc/net/snmp). */
+function tcpCounter(field: 'ActiveOpens' | 'OutRsts'): number {
   const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Tcp:'));
   const names = lines[0]!.split(/\s+/);
   const values = lines[1]!.split(/\s+/);
-  return Number(values[names.indexOf('ActiveOpens')]);
+  return Number(values[names.indexOf(field)]);
 }
+
+// A connect check is one active open; a half-open check opens nothing, and its SYN-ACK is answered
+// by the director's kernel with one RST.
+const halfOpen = ipvsdArgs.includes('--tcp-half-open');
+const checksSoFar = (name: string): number => tcpCounter(name === 'ipvsd' && halfOpen ? 'OutRsts' : 'ActiveOpens');
 
 /** The guest's busy and total jiffies, from the first line of /proc/stat. */
 function guestJiffies(): { busy: number; total: number } {
@@ -144,7 +153,7 @@ function startDaemon(name: string, conf: string, dir: string): ChildProcess {
   const limit = ['prlimit', '--nofile=65536:65536', '--'];
   const argv = name === 'keepalived'
     ? [...limit, 'keepalived', '-n', '-l', '-C', '-f', conf, '-p', join(dir, 'keepalived.pid'), '-c', join(dir, 'checkers.pid'), '-r', join(dir, 'vrrp.pid')]
-    : [...limit, process.execPath, ipvsdCli, '-f', conf, '--log-level', 'warn'];
+    : [...limit, process.execPath, ipvsdCli, '-f', conf, '--log-level', 'warn', ...ipvsdArgs];
   return spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
 }
 
@@ -165,9 +174,9 @@ async function measure(name: string, n: number, conf: string, dir: string): Prom
   if (child.exitCode !== null) throw new Error(`${name} exited with status ${child.exitCode} before its servers were in`);
   await sleep(SETTLE_MS);
   const pids = processTree(child.pid!);
-  const before = { cpu: usage(pids).cpuSeconds, opens: activeOpens(), guest: guestJiffies(), at: performance.now() };
+  const before = { cpu: usage(pids).cpuSeconds, opens: checksSoFar(name), guest: guestJiffies(), at: performance.now() };
   await sleep(WINDOW_MS);
-  const after = { ...usage(pids), opens: activeOpens(), guest: guestJiffies(), at: performance.now() };
+  const after = { ...usage(pids), opens: checksSoFar(name), guest: guestJiffies(), at: performance.now() };
   const seconds = (after.at - before.at) / 1000;
   const checks = after.opens - before.opens;
   const cpu = after.cpuSeconds - before.cpu;

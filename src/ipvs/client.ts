@@ -106,8 +106,12 @@ export class IpvsClient {
     this.socket.close();
   }
 
+  private readonly headers = new Map<number, Buffer>();
+
   private request(command: number, attrs: readonly Buffer[] = []): NetlinkRequest {
-    return { type: this.family.id, payload: [genlHeader(command, IPVS_GENL_VERSION), ...attrs] };
+    let header = this.headers.get(command);
+    if (!header) this.headers.set(command, (header = genlHeader(command, IPVS_GENL_VERSION)));
+    return { type: this.family.id, payload: [header, ...attrs] };
   }
 
   private async run(what: string, command: number, attrs?: readonly Buffer[]): Promise<NetlinkMessage[]> {

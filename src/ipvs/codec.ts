@@ -136,8 +136,17 @@ function serviceIdentity(s: Service): Buffer[] {
   return id;
 }
 
+// Every destination operation names its service: encode that once per service object (services
+// are values, never changed in place, so the encoding cannot go stale).
+const identities = new WeakMap<Service, Buffer>();
+
 export function serviceIdentityAttr(s: Service): Buffer {
-  return nestedAttr(CmdAttr.SERVICE, serviceIdentity(s));
+  let encoded = identities.get(s);
+  if (!encoded) {
+    encoded = nestedAttr(CmdAttr.SERVICE, serviceIdentity(s));
+    identities.set(s, encoded);
+  }
+  return encoded;
 }
 
 /** The full service, as NEW_SERVICE and SET_SERVICE require. */
