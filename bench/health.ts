@@ -15,6 +15,8 @@ const SIZES = (process.env.BENCH_SIZES ?? '1000,5000').split(',').map(Number);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
 /** Extra ipvsd flags, e.g. BENCH_IPVSD_ARGS=--tcp-half-open. */
 const ipvsdArgs = (process.env.BENCH_IPVSD_ARGS ?? '').split(' ').filter(Boolean);
+/** Node flags for ipvsd, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/abs/dir' to profile it. */
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** After all servers are in: let the first round's spread settle before sampling. */
 const SETTLE_MS = 3000;
 const FIRST_PORT = 10_000;
@@ -153,7 +155,7 @@ function startDaemon(name: string, conf: string, dir: string): ChildProcess {
   const limit = ['prlimit', '--nofile=65536:65536', '--'];
   const argv = name === 'keepalived'
     ? [...limit, 'keepalived', '-n', '-l', '-C', '-f', conf, '-p', join(dir, 'keepalived.pid'), '-c', join(dir, 'checkers.pid'), '-r', join(dir, 'vrrp.pid')]
-    : [...limit, process.execPath, ipvsdCli, '-f', conf, '--log-level', 'warn', ...ipvsdArgs];
+    : [...limit, process.execPath, ...nodeArgs, ipvsdCli, '-f', conf, '--log-level', 'warn', ...ipvsdArgs];
   return spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
 }
 

@@ -21,6 +21,7 @@ import { HealthChecks } from './health-checks.js';
 import { KernelTable } from './kernel-table.js';
 import { buildPools, realServerName, type CheckerEntry, type Pool, type Pools } from './pools.js';
 import { VrrpRuntime } from '../vrrp/runtime.js';
+import { turnEpochNow } from '../health/turn-clock.js';
 import { SmtpAlert, type SmtpAlertOutcome } from '../vrrp/smtp-alert.js';
 import { ConnectionSync, connectionSyncSettings } from './lvs-sync.js';
 import { packageVersion } from '../api/build-info.js';
@@ -102,7 +103,7 @@ export class Daemon implements ControlTarget {
     this.#log = options.log;
     this.#client = client;
     this.#config = config;
-    this.#status = new StatusModel({ version: packageVersion(), configPath: options.configPath });
+    this.#status = new StatusModel({ version: packageVersion(), configPath: options.configPath, now: turnEpochNow });
     // Every full read of the kernel (the periodic repair's) also refreshes the counters ipvsctl and the metrics show.
     this.#reconciler = new Reconciler({
       table: async () => {

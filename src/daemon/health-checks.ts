@@ -1,10 +1,10 @@
 // Runs the checkers of the current pools on one scheduler: probes by key from createProbe (identical
 // probes shared), a concurrency cap, one real timer. A reload swaps the checkers and keeps the
 // probes whose key survives.
-import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import { createProbe, type Probe } from '../../checkers/index.js';
 import { Scheduler, type CheckReport, type Clock } from '../health/scheduler.js';
+import { turnNow } from '../health/turn-clock.js';
 import { WakeTimer } from '../health/wake-timer.js';
 import type { CheckerEntry, Pools } from './pools.js';
 
@@ -19,7 +19,7 @@ export interface HealthChecksOptions {
   tcpHalfOpen?: boolean;
 }
 
-const clock: Clock = { now: () => performance.now() };
+const clock: Clock = { now: turnNow };
 
 /** Stands in for a probe that could not be built, so the checker says why on every run. */
 function failingProbe(key: string, message: string): Probe {
