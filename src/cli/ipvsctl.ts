@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // ipvsctl: run-time control of a running ipvsd through its control socket. Exit 0 done, 1 the
 // daemon is unreachable or refused (one sentence on stderr), 2 usage.
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ControlAnswerError, ControlClient, ControlUnreachableError } from '../api/control-client.js';
 import { defaultSocketPath, type OverrideAction } from '../api/control-protocol.js';
 import { formatStatus, formatVrrp } from '../api/status-table.js';
 import { formatDiagnostic } from '../config/ast.js';
 import { loadConfig } from '../config/load.js';
+import { invokedDirectly } from './invoked-directly.js';
 
 const usage = `usage: ipvsctl [--socket PATH] COMMAND
 
@@ -137,17 +137,7 @@ export async function main(argv: string[], out: Output = processOutput, env: Nod
   }
 }
 
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
+if (invokedDirectly(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {

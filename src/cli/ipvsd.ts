@@ -2,9 +2,8 @@
 // ipvsd's command line: run the daemon in the foreground, or validate (-t), print the planned IPVS
 // table (--plan) or the normalized model (--dump-config). Exit 0 valid / stopped cleanly,
 // 1 invalid / could not start, 2 usage; never a stack trace for user errors.
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatDiagnostic } from '../config/ast.js';
 import { loadConfig } from '../config/load.js';
@@ -13,6 +12,7 @@ import { formatRules } from '../ipvs/ipvsadm-rules.js';
 import { isLogLevel, logLevels } from '../daemon/log-level.js';
 import { defaultSocketPath } from '../api/control-protocol.js';
 import { defaultMetricsListen, parseListen } from '../api/metrics-listen.js';
+import { invokedDirectly } from './invoked-directly.js';
 
 const usage = `usage: ipvsd [-f FILE] [-i ID] [--log-level LEVEL] [-I] [--socket PATH]
              [--metrics-listen HOST:PORT|none] [--no-destination-metrics] [--tcp-half-open]
@@ -147,17 +147,7 @@ export function main(argv: string[], out: Output = processOutput): number | Prom
   return 0;
 }
 
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
+if (invokedDirectly(import.meta.url)) {
   const code = main(process.argv.slice(2));
   // The daemon exits as soon as it has stopped, without waiting for checks still in flight.
   if (typeof code === 'number') process.exitCode = code;
