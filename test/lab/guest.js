@@ -416,7 +416,8 @@ export function labEnvFromHost() {
   for (const [name, value] of Object.entries(process.env)) {
     // IPVSD_LAB_* configure the host side of the lab; the guest gets its own.
     if (value === undefined || name.startsWith('IPVSD_LAB')) continue;
-    if (name.startsWith('IPVSD_') || name === 'CI') env[name] = value;
+    // BENCH_* tune the npm run bench:* scripts that run in the guest.
+    if (name.startsWith('IPVSD_') || name.startsWith('BENCH_') || name === 'CI') env[name] = value;
   }
   return env;
 }
