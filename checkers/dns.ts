@@ -1,11 +1,11 @@
 // DNS_CHECK: one UDP query with RD and a random id; success is a response with that id, QR set
 // and RCODE 0 (the answer count is not checked, as keepalived). Other datagrams are ignored.
 import { randomInt } from 'node:crypto';
-import dgram from 'node:dgram';
 import type { DnsCheck } from '../src/config/model.js';
 import { connectionKey, describeTarget } from './connection.js';
 import { encodeQuery, parseHeader, rcodeName } from './dns-message.js';
-import { Attempt, describeError, probeKey, stepTimeout, type Probe, type ProbeResult } from './probe.js';
+import { Attempt, probeKey, stepTimeout, type Probe, type ProbeResult } from './probe.js';
+import { udpExchange } from './udp-exchange.js';
 
 export function dnsProbe(spec: DnsCheck): Probe {
   const label = `DNS ${spec.queryType} ${spec.name} query to ${describeTarget(spec)}`;
@@ -23,43 +23,15 @@ export function dnsProbe(spec: DnsCheck): Probe {
     if (timeout <= 0) return Promise.resolve(attempt.fail('deadline passed before sending'));
     const id = randomInt(0x10000);
     const query = encodeQuery(id, spec.name, spec.queryType);
-    return new Promise((resolve) => {
-      const socket = dgram.createSocket(spec.connectIp.family === 'inet6' ? 'udp6' : 'udp4');
-      let done = false;
-      const finish = (result: ProbeResult): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        try {
-          socket.close();
-        } catch {
-          // Already closed by a failed bind: nothing left to release.
-        }
-        resolve(result);
-      };
-      const timer = setTimeout(() => finish(attempt.fail(`no answer within ${Math.round(timeout)} ms`)), timeout);
-      socket.on('error', (err) => {
-        if ((err as { code?: string }).code === 'ECONNREFUSED') return finish(attempt.fail('ICMP port unreachable', true));
-        const { detail, hard } = describeError(err);
-        finish(attempt.fail(detail, hard));
-      });
-      socket.on('message', (message) => {
+    return udpExchange(spec, attempt, timeout, {
+      payload: query,
+      onMessage: (message) => {
         const header = parseHeader(message);
-        if (header === null || header.id !== id || !header.isResponse) return;
-        if (header.rcode === 0) finish(attempt.ok(`NOERROR, ${header.answers} answer${header.answers === 1 ? '' : 's'}`));
-        else finish(attempt.fail(`answered ${rcodeName(header.rcode)}`));
-      });
-      const send = (): void => {
-        try {
-          socket.connect(spec.connectPort, spec.connectIp.address, () => {
-            if (!done) socket.send(query);
-          });
-        } catch (err) {
-          finish(attempt.fail(describeError(err).detail));
-        }
-      };
-      if (spec.bindTo !== undefined || spec.bindPort !== 0) socket.bind({ address: spec.bindTo?.address, port: spec.bindPort }, send);
-      else send();
+        if (header === null || header.id !== id || !header.isResponse) return undefined;
+        if (header.rcode === 0) return attempt.ok(`NOERROR, ${header.answers} answer${header.answers === 1 ? '' : 's'}`);
+        return attempt.fail(`answered ${rcodeName(header.rcode)}`);
+      },
+      onTimeout: () => attempt.fail(`no answer within ${Math.round(timeout)} ms`),
     });
   }
 

@@ -10,6 +10,7 @@ import { formatStatus, formatVrrp } from '../api/status-table.js';
 import { formatDiagnostic } from '../config/ast.js';
 import { loadConfig } from '../config/load.js';
 import { invokedDirectly } from './invoked-directly.js';
+import { processOutput, type Output } from './output.js';
 
 const usage = `usage: ipvsctl [--socket PATH] COMMAND
 
@@ -30,15 +31,6 @@ VS is written as ipvsadm prints it: 10.0.0.1:80, [2001:db8::1]:80, fwmark:5
 Overrides survive reloads until cleared with enable.
 `;
 
-export interface Output {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
-
-const processOutput: Output = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-};
 
 const overrideActions = new Set(['drain', 'enable', 'disable', 'weight']);
 /** How many words each command takes after its name. */

@@ -13,6 +13,7 @@ import { isLogLevel, logLevels } from '../daemon/log-level.js';
 import { defaultSocketPath } from '../api/control-protocol.js';
 import { defaultMetricsListen, parseListen } from '../api/metrics-listen.js';
 import { invokedDirectly } from './invoked-directly.js';
+import { processOutput, type Output } from './output.js';
 
 const usage = `usage: ipvsd [-f FILE] [-i ID] [--log-level LEVEL] [-I] [--socket PATH]
              [--metrics-listen HOST:PORT|none] [--no-destination-metrics] [--tcp-half-open]
@@ -37,15 +38,6 @@ const usage = `usage: ipvsd [-f FILE] [-i ID] [--log-level LEVEL] [-I] [--socket
   -h, --help            show this help
 `;
 
-export interface Output {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
-
-const processOutput: Output = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-};
 
 function readError(path: string, err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
