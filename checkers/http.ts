@@ -26,7 +26,7 @@ import {
 } from './http-criteria.js';
 import { Attempt, describeError, hostPort, probeKey, stepTimeout, type Probe, type ProbeResult } from './probe.js';
 
-/** Settings beyond keepalived's keywords; the config layer may expose them later. */
+/** Settings beyond keepalived's keywords (`createProbe` fills them from the checker's ipvsd keywords). */
 export interface HttpProbeOptions {
   /** Verify the server certificate and its name (SSL_GET). Off by default, as keepalived never verifies. */
   verifyCertificate?: boolean;
@@ -36,8 +36,8 @@ export interface HttpProbeOptions {
   method?: string;
   /** Extra request headers; they cannot replace Host or User-Agent. */
   headers?: Readonly<Record<string, string>>;
-  /** A response header every url's answer must carry. */
-  expectHeader?: ExpectedHeader;
+  /** Response headers every url's answer must carry. */
+  expectHeaders?: readonly ExpectedHeader[];
 }
 
 const USER_AGENT = 'KeepAliveClient';
@@ -102,7 +102,7 @@ export function httpProbe(spec: HttpCheck, options: HttpProbeOptions = {}): Prob
     headers,
     verify: options.verifyCertificate ?? false,
     ca: options.ca?.toString() ?? '',
-    expect: options.expectHeader && { ...options.expectHeader, pattern: options.expectHeader.pattern?.toString() },
+    expect: options.expectHeaders?.map((h) => ({ ...h, pattern: h.pattern?.toString() })) ?? [],
   };
 
   async function run(deadline: number): Promise<ProbeResult> {
@@ -180,8 +180,8 @@ export function httpProbe(spec: HttpCheck, options: HttpProbeOptions = {}): Prob
       body.destroy();
       return { detail: `status ${statusCode}, expected ${describeStatusRanges(url.statusCodes)}`, hard: false };
     }
-    if (options.expectHeader !== undefined) {
-      const mismatch = headerMismatch(got, options.expectHeader);
+    for (const expected of options.expectHeaders ?? []) {
+      const mismatch = headerMismatch(got, expected);
       if (mismatch !== undefined) {
         body.destroy();
         return { detail: mismatch, hard: false };

@@ -1,5 +1,6 @@
 // One entry point: the probe for a checker of any type.
-import type { Checker, Endpoint } from '../src/config/model.js';
+import { readFileSync } from 'node:fs';
+import type { Checker, Endpoint, HttpCheck } from '../src/config/model.js';
 import { dnsProbe } from './dns.js';
 import { fileProbe } from './file.js';
 import { httpProbe, type HttpProbeOptions } from './http.js';
@@ -44,7 +45,7 @@ export function createProbe(checker: Checker, server: Endpoint & { weight?: numb
       return options.tcpHalfOpen ? tcpSynProbe(checker) : tcpProbe(checker);
     case 'HTTP_GET':
     case 'SSL_GET':
-      return httpProbe(checker, options.http);
+      return httpProbe(checker, { ...httpOptions(checker), ...options.http });
     case 'PING_CHECK':
       return pingProbe(checker);
     case 'UDP_CHECK':
@@ -61,4 +62,28 @@ export function createProbe(checker: Checker, server: Endpoint & { weight?: numb
       return fileProbe(checker, path);
     }
   }
+}
+
+/** The probe options an HTTP checker's ipvsd keywords ask for; the CA file is read now, at (re)load. */
+function httpOptions(checker: HttpCheck): HttpProbeOptions {
+  const headers: Record<string, string> = {};
+  for (const { name, value } of checker.requestHeaders ?? []) {
+    // A repeated header is one field with its values joined, as HTTP allows.
+    const key = name.toLowerCase();
+    headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
+  }
+  const options: HttpProbeOptions = {
+    headers,
+    expectHeaders: checker.expectHeaders ?? [],
+    verifyCertificate: checker.verifyCertificate ?? false,
+  };
+  if (checker.method !== undefined) options.method = checker.method;
+  if (checker.verifyCertificate && checker.caFile !== undefined) {
+    try {
+      options.ca = readFileSync(checker.caFile, 'utf8');
+    } catch (err) {
+      throw new ProbeSetupError(`${checker.type}: cannot read ca_file ${checker.caFile}: ${(err as Error).message}`);
+    }
+  }
+  return options;
 }

@@ -152,6 +152,9 @@ function finishOne(
       ...optional('retry', rs.timing.retry ?? vs.timing.retry),
       ...optional('delayBeforeRetryMs', rs.timing.delayBeforeRetryMs ?? vs.timing.delayBeforeRetryMs),
       ...optional('warmupMs', rs.timing.warmupMs ?? vs.timing.warmupMs),
+      ...optional('rise', rs.timing.rise ?? vs.timing.rise),
+      ...optional('fall', rs.timing.fall ?? vs.timing.fall),
+      ...optional('fastFail', rs.timing.fastFail ?? vs.timing.fastFail),
     };
     return {
       pos: rs.st.keyword.pos,

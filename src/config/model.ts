@@ -248,6 +248,27 @@ export interface HttpCheck extends CheckerBase, CheckConnection {
   enableSni: boolean;
   fastRecovery: boolean;
   urls: HttpUrl[];
+  /** ipvsd extension (`http_method`): the request method, upper case; absent = GET. */
+  method?: string | undefined;
+  /** ipvsd extension (`http_header`): extra request headers, in file order. */
+  requestHeaders?: HttpHeader[] | undefined;
+  /** ipvsd extension (`expect_header`): response headers every url's answer must carry. */
+  expectHeaders?: ExpectedHttpHeader[] | undefined;
+  /** ipvsd extension (`verify_certificate`, SSL_GET): verify the certificate and its name. */
+  verifyCertificate?: boolean | undefined;
+  /** ipvsd extension (`ca_file`): absolute path of PEM CA certificates replacing the system store. */
+  caFile?: string | undefined;
+}
+
+export interface HttpHeader {
+  name: string;
+  value: string;
+}
+
+export interface ExpectedHttpHeader {
+  name: string;
+  /** undefined = the header only has to be present. */
+  value: string | undefined;
 }
 
 export interface PingCheck extends CheckerBase, CheckConnection {

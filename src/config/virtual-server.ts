@@ -1,6 +1,6 @@
 // virtual_server and real_server blocks as read, before keepalived's validation pass.
 import type { Statement, Token } from './ast.js';
-import { checkerTypes, readChecker, type CheckerDraft, type CheckerTables, type TimingDraft } from './checkers.js';
+import { checkerTypes, extensionKeywords, readChecker, type CheckerDraft, type CheckerTables, type TimingDraft } from './checkers.js';
 import { KeywordTable, type Keyword } from './keywords.js';
 import { forwardingMethod, protocol, scheduler } from './lvs-values.js';
 import type { ForwardingMethod, Script, VirtualServerTarget } from './model.js';
@@ -72,6 +72,7 @@ const sharedKeywords: Keyword<SharedDraft>[] = [
     name: 'retry',
     handle: (d, st, cx) => arity(st, cx, 1) && setIf(integer(st.args[0]!, cx, 0, 0xffffffff - 1, '`retry`'), (n) => (d.timing.retry = n)),
   },
+  ...extensionKeywords(),
   { name: 'virtualhost', handle: (d, st, cx) => arity(st, cx, 1) && (d.virtualhost = st.args[0]!.text) },
   { name: 'smtp_alert', handle: (d, st, cx) => setIf(bool(st, cx), (v) => (d.smtpAlert = v)) },
   {

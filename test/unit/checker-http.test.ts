@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProbeSetupError, createProbe } from '../../checkers/index.js';
 import { httpProbe } from '../../checkers/http.js';
+import { loadConfigText } from '../../src/config/load.js';
 import { closeServer, closedPort, listen, track } from '../fixtures/checkers/servers.js';
 import { httpSpec, url } from '../fixtures/checkers/specs.js';
 
@@ -209,11 +211,11 @@ describe('HTTP_GET', () => {
     expect(last().headers['x-probe']).toBe('ipvsd');
     expect(last().headers['user-agent']).toBe('KeepAliveClient');
     const spec = httpSpec('127.0.0.1', port, [url('/ok')]);
-    expect((await httpProbe(spec, { expectHeader: { name: 'X-Backend', value: 'blue-7' } }).run(soon())).ok).toBe(true);
-    expect((await httpProbe(spec, { expectHeader: { name: 'X-Backend', pattern: /^blue-\d+$/ } }).run(soon())).ok).toBe(true);
-    const wrong = await httpProbe(spec, { expectHeader: { name: 'X-Backend', value: 'green' } }).run(soon());
+    expect((await httpProbe(spec, { expectHeaders: [{ name: 'X-Backend', value: 'blue-7' }] }).run(soon())).ok).toBe(true);
+    expect((await httpProbe(spec, { expectHeaders: [{ name: 'X-Backend', pattern: /^blue-\d+$/ }] }).run(soon())).ok).toBe(true);
+    const wrong = await httpProbe(spec, { expectHeaders: [{ name: 'X-Backend', value: 'green' }] }).run(soon());
     expect(wrong.reason).toContain('X-Backend is "blue-7", expected "green"');
-    expect((await httpProbe(spec, { expectHeader: { name: 'X-Missing' } }).run(soon())).reason).toContain('no X-Missing header');
+    expect((await httpProbe(spec, { expectHeaders: [{ name: 'X-Backend' }, { name: 'X-Missing' }] }).run(soon())).reason).toContain('no X-Missing header');
   });
 
   it('gives identical probes one key and different ones different keys', () => {
@@ -253,5 +255,80 @@ describe('SSL_GET', () => {
     const wrongName = await httpProbe(ssl(), { verifyCertificate: true, ca: cert }).run(soon());
     expect(wrongName.ok).toBe(false);
     expect(wrongName.reason).toContain('TLS');
+  });
+});
+
+describe('ipvsd keywords, from the configuration to the request', () => {
+  /** The probe of the one checker of a configuration written in the test directory (ca_file paths are relative to it). */
+  function probeFor(checker: string, serverPort: number) {
+    const text = `virtual_server 127.0.0.1 ${serverPort} {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 127.0.0.1 ${serverPort} {
+        ${checker}
+    }
+}
+`;
+    const { config, diagnostics } = loadConfigText(text, join(dir, 'keepalived.conf'), { configId: 'test', env: {} });
+    expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const rs = config!.virtualServers[0]!.realServers[0]!;
+    return createProbe(rs.checkers[0]!, rs);
+  }
+
+  it('sends http_method and every http_header, and passes while expect_header holds', async () => {
+    const probe = probeFor(`HTTP_GET {
+            http_method post
+            http_header "X-Probe: ipvsd"
+            http_header X-Probe: second
+            expect_header "X-Backend: blue-7"
+            url { path /ok }
+        }`, port);
+    expect(probe.describe()).toContain('HTTP POST');
+    expect(await probe.run(soon())).toMatchObject({ ok: true });
+    expect(last().method).toBe('POST');
+    expect(last().headers['x-probe']).toBe('ipvsd, second');
+  });
+
+  it('fails when an expect_header is missing from the answer', async () => {
+    const result = await probeFor('HTTP_GET {\n expect_header X-Backend\n expect_header X-Missing\n url { path /ok }\n }', port).run(soon());
+    expect(result.ok).toBe(false);
+    expect(result.reason).toContain('no X-Missing header');
+    expect(last().method).toBe('GET');
+  });
+
+  it('with verify_certificate fails a self-signed certificate and passes with its ca_file', async () => {
+    const ssl = (extra: string) => `SSL_GET {
+            virtualhost www.example.test
+            enable_sni
+            verify_certificate
+            ${extra}
+            url { path /ok }
+        }`;
+    const untrusted = await probeFor(ssl(''), tlsPort).run(soon());
+    expect(untrusted.ok).toBe(false);
+    expect(untrusted.reason).toMatch(/TLS: .*self[- ]signed/i);
+    expect(await probeFor(ssl('ca_file cert.pem'), tlsPort).run(soon())).toMatchObject({ ok: true });
+    expect(await probeFor(ssl('verify_certificate off\n ca_file cert.pem'), tlsPort).run(soon())).toMatchObject({ ok: true });
+  });
+
+  it('reports a ca_file that disappeared after the load as a setup error', () => {
+    copyFileSync(join(dir, 'cert.pem'), join(dir, 'gone.pem'));
+    const text = `virtual_server 127.0.0.1 443 {
+    protocol TCP
+    real_server 127.0.0.1 443 {
+        SSL_GET {
+            verify_certificate
+            ca_file gone.pem
+            url { path / }
+        }
+    }
+}
+`;
+    const { config } = loadConfigText(text, join(dir, 'keepalived.conf'), { configId: 'test', env: {} });
+    rmSync(join(dir, 'gone.pem'));
+    const rs = config!.virtualServers[0]!.realServers[0]!;
+    expect(() => createProbe(rs.checkers[0]!, rs)).toThrow(ProbeSetupError);
+    expect(() => createProbe(rs.checkers[0]!, rs)).toThrow(/cannot read ca_file .*gone\.pem/);
   });
 });

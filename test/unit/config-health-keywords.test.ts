@@ -1,5 +1,6 @@
-// The opt-in health keywords beyond keepalived (rise, fall, fast_fail): read in any checker
-// block, warned about as ipvsd-only, rejected when malformed, and mapped into CheckerSettings.
+// The opt-in health keywords beyond keepalived (rise, fall, fast_fail): read in any checker,
+// real_server or virtual_server block and inherited like retry, warned about as ipvsd-only,
+// rejected when malformed, and mapped into CheckerSettings.
 import { describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import type { Checker } from '../../src/config/model.js';
@@ -101,5 +102,65 @@ describe('rise, fall and fast_fail in a checker', () => {
     expect(carried.hasRun).toBe(true);
     expect(carried.up).toBe(false);
     expect(carried.settings).toMatchObject({ fall: 2, fastFail: true });
+  });
+});
+
+describe('rise, fall and fast_fail in real_server and virtual_server', () => {
+  function loadScoped(vsLines: string, rsLines: string, second = 'TCP_CHECK {\n connect_timeout 1\n }') {
+    const text = `virtual_server 10.0.0.1 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+${vsLines}
+    real_server 10.0.0.11 80 {
+${rsLines}
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+    real_server 10.0.0.12 80 {
+        ${second}
+    }
+}
+`;
+    return loadConfigText(text, 'scoped.conf', { configId: 'test', env: {} });
+  }
+  const located = (r: ReturnType<typeof loadScoped>) => r.diagnostics.map((d) => `${d.pos.file}:${d.pos.line}:${d.pos.column}: ${d.severity}: ${d.message}`);
+  const checkers = (r: ReturnType<typeof loadScoped>) => r.config!.virtualServers[0]!.realServers.map((rs) => rs.checkers[0]!);
+
+  it('inherits them virtual server -> real server -> checker, each line warned once', () => {
+    const result = loadScoped('    rise 4\n    fall 3\n    fast_fail', '        fall 2\n        fast_fail off');
+    expect(located(result)).toEqual([
+      'scoped.conf:5:5: warning: `rise` is an ipvsd extension: `keepalived -t` rejects it and keepalived would ignore it',
+      'scoped.conf:6:5: warning: `fall` is an ipvsd extension: `keepalived -t` rejects it and keepalived would ignore it',
+      'scoped.conf:7:5: warning: `fast_fail` is an ipvsd extension: `keepalived -t` rejects it and keepalived would ignore it',
+      'scoped.conf:9:9: warning: `fall` is an ipvsd extension: `keepalived -t` rejects it and keepalived would ignore it',
+      'scoped.conf:10:9: warning: `fast_fail` is an ipvsd extension: `keepalived -t` rejects it and keepalived would ignore it',
+    ]);
+    const [first, second] = checkers(result);
+    expect(first).toMatchObject({ rise: 4, fall: 2, fastFail: false });
+    expect(second).toMatchObject({ rise: 4, fall: 3, fastFail: true });
+    const vs = result.config!.virtualServers[0]!;
+    expect(checkerSettings(second!, vs)).toMatchObject({ rise: 4, fall: 3, fastFail: true });
+  });
+
+  it('lets the checker override what it inherits, and leaves unset ones absent', () => {
+    const result = loadScoped('    fall 3', '', 'TCP_CHECK {\n fall 5\n rise 2\n }');
+    const [first, second] = checkers(result);
+    expect(first).toMatchObject({ fall: 3 });
+    expect(first).not.toHaveProperty('rise');
+    expect(first).not.toHaveProperty('fastFail');
+    expect(second).toMatchObject({ fall: 5, rise: 2 });
+  });
+
+  it.each([
+    ['    rise 0', '', 'scoped.conf:5:10: error: `rise` must be between 1 and 1000, not 0'],
+    ['', '        fall many', 'scoped.conf:7:14: error: `fall` must be an integer, not `many`'],
+    ['', '        fall', 'scoped.conf:7:9: error: `fall` needs 1 argument'],
+    ['    fast_fail sometimes', '', 'scoped.conf:5:15: error: `fast_fail` takes on/off, true/false or yes/no, not `sometimes`'],
+  ])('rejects `%s%s` with its position', (vsLines, rsLines, message) => {
+    const result = loadScoped(vsLines || '', rsLines || '');
+    expect(result.config).toBeUndefined();
+    expect(located(result).filter((d) => d.includes('error'))).toEqual([message]);
   });
 });
