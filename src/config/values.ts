@@ -148,3 +148,12 @@ export function netmaskPrefix(text: string): number | undefined {
   const expected = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   return n === expected ? prefix : undefined;
 }
+
+/** keepalived does not know these: `keepalived -t` fails on them and its daemon skips the line. */
+export function warnNotKeepalived(st: Statement, cx: ParseContext): void {
+  cx.warning(st, `\`${st.keyword.text}\` is an ipvsd extension: \`keepalived -t\` rejects it and keepalived would ignore it`);
+}
+
+export function setIf<V>(value: V | undefined, set: (v: V) => void): void {
+  if (value !== undefined) set(value);
+}
