@@ -12,6 +12,7 @@ import { formatRules } from '../ipvs/ipvsadm-rules.js';
 import { isLogLevel, logLevels } from '../daemon/log-level.js';
 import { defaultSocketPath } from '../api/control-protocol.js';
 import { defaultMetricsListen, parseListen } from '../api/metrics-listen.js';
+import { ownershipPathFor } from '../daemon/ownership-file.js';
 import { invokedDirectly } from './invoked-directly.js';
 import { processOutput, type Output } from './output.js';
 
@@ -24,7 +25,9 @@ const usage = `usage: ipvsd [-f FILE] [-i ID] [--log-level LEVEL] [-I] [--socket
       --log-level LEVEL fatal, error, warn, info (default), debug, trace or silent
   -I, --dont-release-ipvs
                         leave the IPVS services in the kernel when stopping
-      --socket PATH     control socket for ipvsctl (default $IPVSD_SOCKET or /run/ipvsd/ipvsd.sock)
+      --socket PATH     control socket for ipvsctl (default $IPVSD_SOCKET or /run/ipvsd/ipvsd.sock);
+                        the services ipvsd owns are listed next to it (ipvsd.owned.json), so a
+                        restart removes those the configuration no longer has
       --metrics-listen HOST:PORT
                         serve Prometheus metrics at http://HOST:PORT/metrics
                         (default 127.0.0.1:9477; PORT alone means 127.0.0.1; none: off)
@@ -116,6 +119,7 @@ export function main(argv: string[], out: Output = processOutput): number | Prom
           log: createLogger(level),
           stderr: out.stderr,
           socketPath,
+          ownershipPath: ownershipPathFor(socketPath),
           metricsListen,
           destinationMetrics: !values['no-destination-metrics'],
           tcpHalfOpen: values['tcp-half-open'],

@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import { formatDiagnostic, type Diagnostic } from '../config/ast.js';
 import { loadConfig } from '../config/load.js';
 import type { KeepalivedConfig } from '../config/model.js';
-import { applyCheckResult } from '../health/pool-update.js';
 import type { CheckReport } from '../health/scheduler.js';
 import { AddonMissingError } from '../native/addon.js';
 import { describe, IpvsClient } from '../ipvs/client.js';
@@ -19,7 +18,21 @@ import { desiredTable, virtualServerEntries } from './desired-table.js';
 import { DaemonStartError } from './errors.js';
 import { HealthChecks } from './health-checks.js';
 import { KernelTable } from './kernel-table.js';
-import { buildPools, realServerName, type CheckerEntry, type Pool, type Pools } from './pools.js';
+import { applyReport, buildPools, realServerName, type CheckerEntry, type Pool, type Pools } from './pools.js';
+import { OwnershipFile } from './ownership-file.js';
+import {
+  LVS_STOP_SCRIPT_TIMEOUT_MS,
+  LvsScripts,
+  quorumScript,
+  realServerScript,
+  reloadScripts,
+  startScripts,
+  stopScripts,
+  type LvsScriptCall,
+  type LvsScriptCause,
+  type LvsScriptOutcome,
+} from './lvs-scripts.js';
+import { ProcessScriptRunner, scriptSucceeded } from '../vrrp/script-runner.js';
 import { VrrpRuntime } from '../vrrp/runtime.js';
 import { turnEpochNow } from '../health/turn-clock.js';
 import { SmtpAlert, type SmtpAlertOutcome } from '../vrrp/smtp-alert.js';
@@ -38,6 +51,8 @@ export interface DaemonOptions {
   releaseOnStop: boolean;
   /** --tcp-half-open: TCP_CHECK as half-open SYN probes (scales to thousands of servers). */
   tcpHalfOpen?: boolean;
+  /** Where the services ipvsd owns are kept across restarts; undefined: only in memory. */
+  ownershipPath?: string;
   log: Logger;
 }
 
@@ -45,6 +60,9 @@ export interface DaemonOptions {
 const repairIntervalMs = 5000;
 /** How long health changes are gathered before the changed pools are laid out and applied. */
 const poolFlushDelayMs = 5;
+
+/** How long a stop waits for the omega scripts (and any still running) before it goes on. */
+const stopScriptsWaitMs = 2000;
 
 /** ipvsctl status re-reads the kernel counters when they are older than this. */
 const statusFreshMs = 1000;
@@ -84,6 +102,8 @@ export class Daemon implements ControlTarget {
   readonly #health: HealthChecks;
   readonly #overrides = new Overrides();
   readonly #status: StatusModel;
+  readonly #ownership: OwnershipFile | undefined;
+  readonly #scripts: LvsScripts;
   #config: KeepalivedConfig;
   #pools: Pools;
   #vrrp: VrrpRuntime | undefined;
@@ -104,6 +124,9 @@ export class Daemon implements ControlTarget {
     this.#client = client;
     this.#config = config;
     this.#status = new StatusModel({ version: packageVersion(), configPath: options.configPath, now: turnEpochNow });
+    this.#ownership = options.ownershipPath === undefined ? undefined : new OwnershipFile(options.ownershipPath);
+    const owned = this.#readOwnership();
+    this.#scripts = new LvsScripts(new ProcessScriptRunner(), (o) => this.#onScript(o));
     // Every full read of the kernel (the periodic repair's) also refreshes the counters ipvsctl and the metrics show.
     this.#reconciler = new Reconciler({
       table: async () => {
@@ -112,7 +135,7 @@ export class Daemon implements ControlTarget {
         return entries;
       },
       apply: (operations, o) => client.apply(operations, o),
-    });
+    }, { owned, onOwnedChange: (services) => this.#saveOwnership(services) });
     this.#table = new KernelTable(this.#reconciler, (pass, err) => {
       this.#status.reconcileFailed(pass);
       this.#log.error({ event: 'kernel-error', pass, error: errorText(err) }, `IPVS ${pass} failed, retrying on the next pass: ${errorText(err)}`);
@@ -158,6 +181,7 @@ export class Daemon implements ControlTarget {
       await d.#prepareKernel();
       const report = await d.#firstSync();
       d.#health.load(d.#pools);
+      d.#runScripts(startScripts(d.#pools), 'start');
       for (const { pool, event } of d.#pools.initialQuorum) {
         options.log.warn({ event: 'quorum-down', virtualServer: pool.name, weight: event.weight, threshold: event.threshold, initial: true }, `${pool.name}: quorum down at start`);
       }
@@ -302,7 +326,7 @@ export class Daemon implements ControlTarget {
   #onResult(entry: CheckerEntry, report: CheckReport): void {
     const pool = entry.pool;
     const server = pool.servers.get(entry.realServer)!;
-    const update = applyCheckResult(server, pool.state, entry.id, report.step, report.probe);
+    const update = applyReport(entry, report);
     this.#status.checkResult(entry.id, entry.checker.type, report.probe, report.step.failures);
     const fields = { virtualServer: pool.name, realServer: realServerName(entry.realServer), checker: entry.id, reason: report.probe.reason };
     if (update.server) {
@@ -310,6 +334,7 @@ export class Daemon implements ControlTarget {
       this.#status.realServerChanged(pool.name, fields.realServer);
       const message = `${pool.name}: real server ${fields.realServer} ${kind}${initial ? ' (at start)' : ''}: ${fields.reason}`;
       this.#log.info({ event: `real-server-${kind}`, ...fields, initial, inhibit: server.inhibit }, message);
+      this.#runScript(realServerScript(pool, entry.realServer, kind === 'up'), 'transition');
     } else if (!report.probe.ok) {
       this.#log.debug({ event: 'check-failed', ...fields, failures: report.step.failures }, `${entry.id}: ${fields.reason}`);
     }
@@ -319,6 +344,7 @@ export class Daemon implements ControlTarget {
         { event: kind, virtualServer: pool.name, weight: update.quorum.weight, threshold: update.quorum.threshold, sorryServer: pool.state.sorryActive },
         `${pool.name}: ${kind.replace('-', ' ')} (weight ${update.quorum.weight}, threshold ${update.quorum.threshold})`,
       );
+      this.#runScript(quorumScript(pool, update.quorum.kind === 'quorum_up'), 'transition');
     }
     if (update.changed) this.#updatePool(pool);
   }
@@ -328,6 +354,8 @@ export class Daemon implements ControlTarget {
     this.#repairQueued = true;
     void this.#table.sync().then((report) => {
       this.#repairQueued = false;
+      // A write that failed earlier is retried here; an unchanged set is not written.
+      this.#saveOwnership(this.#reconciler.ownedServices);
       if (report) this.#status.reconciled('sync', report);
       if (!report || report.operations.length === 0) return;
       const done = this.#succeeded(report);
@@ -391,6 +419,7 @@ export class Daemon implements ControlTarget {
     let adopted = 0;
     for (const c of pools.checkers.values()) if (c.state.hasRun) adopted++;
     const desired = this.#desired(pools);
+    const scripts = reloadScripts(this.#pools, pools);
     this.#config = config;
     this.#pools = pools;
     this.#table.replace(desired);
@@ -402,6 +431,7 @@ export class Daemon implements ControlTarget {
     }
     this.#status.reloaded(true);
     const report = await this.#table.sync();
+    this.#runScripts(scripts, 'reload');
     if (report) this.#status.reconciled('reload', report);
     this.#reportRefusals('reload', report);
     this.#log.info(
@@ -503,6 +533,7 @@ export class Daemon implements ControlTarget {
     await this.#connectionSync?.stop();
     await this.#smtpAlert?.idle(2000);
     const release = this.#options.releaseOnStop;
+    const scripts = stopScripts(this.#pools, release);
     await this.#table.after(async () => {
       try {
         if (release) await this.#release();
@@ -512,6 +543,8 @@ export class Daemon implements ControlTarget {
       }
     });
     this.#client.close();
+    this.#runScripts(scripts, 'stop', LVS_STOP_SCRIPT_TIMEOUT_MS);
+    await this.#scriptsIdle(stopScriptsWaitMs);
     this.#log.info({ event: 'stopped', released: release, durationMs: Math.round(performance.now() - startedAt) }, 'ipvsd stopped');
   }
 
@@ -519,6 +552,7 @@ export class Daemon implements ControlTarget {
     const mode = this.#config.globalDefs.lvsFlushOnStop;
     if (mode === 'flush') {
       await this.#client.flush();
+      this.#saveOwnership([]);
       return;
     }
     const desired = this.#table.desired;
@@ -531,7 +565,54 @@ export class Daemon implements ControlTarget {
     const failures = await this.#client.apply(operations);
     const gone = new Set(operations.filter((op) => op.kind === 'remove-service').map((op) => serviceKey(op.service)));
     for (const f of failures) if (f.operation.kind === 'remove-service') gone.delete(serviceKey(f.operation.service));
-    // Owned services the table no longer lists (a removal that failed earlier) go too.
+    // Owned services the table no longer lists (a removal that failed earlier) go too; that pass records what stays owned.
     if ([...this.#reconciler.ownedServices].some((k) => !gone.has(k))) await this.#reconciler.sync(new Map());
+    else this.#saveOwnership([]);
+  }
+
+  /** The services a previous run owned; a missing or unreadable file means none, never a failed start. */
+  #readOwnership(): Set<string> {
+    if (!this.#ownership) return new Set();
+    const { services, problem } = this.#ownership.read();
+    const path = this.#ownership.path;
+    if (problem === undefined) {
+      this.#log.info({ event: 'ownership-read', path, services: services.size }, `${path}: a previous run owned ${services.size} service(s)`);
+    } else {
+      this.#log.warn({ event: 'ownership-unread', path, reason: problem }, `${path}: ${problem}; ipvsd owns no service until it adds one`);
+    }
+    return services;
+  }
+
+  #saveOwnership(services: Iterable<string>): void {
+    try {
+      this.#ownership?.save(services);
+    } catch (err) {
+      this.#log.error({ event: 'ownership-write-failed', path: this.#ownership?.path, error: errorText(err) }, `${errorText(err)}; retrying after the next repair pass`);
+    }
+  }
+
+  #runScript(call: LvsScriptCall | undefined, cause: LvsScriptCause, timeoutMs?: number): void {
+    if (call) this.#scripts.run(call, cause, timeoutMs);
+  }
+
+  #runScripts(calls: readonly LvsScriptCall[], cause: LvsScriptCause, timeoutMs?: number): void {
+    for (const call of calls) this.#scripts.run(call, cause, timeoutMs);
+  }
+
+  async #scriptsIdle(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#scripts.idle(), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+  }
+
+  #onScript(o: LvsScriptOutcome): void {
+    const { result } = o;
+    const fields = { event: 'notify-script', script: o.kind, cause: o.cause, virtualServer: o.virtualServer, realServer: o.realServer, argv: o.argv, ...result, durationMs: Math.round(result.durationMs) };
+    const subject = o.realServer ? `${o.virtualServer}: ${o.kind} for ${o.realServer}` : `${o.virtualServer}: ${o.kind}`;
+    if (scriptSucceeded(result)) this.#log.info(fields, `${subject} ran`);
+    else {
+      const why = result.error ?? (result.timedOut ? 'timed out, killed' : result.signal ? `killed by ${result.signal}` : `exit ${String(result.exitCode)}`);
+      this.#log.warn(fields, `${subject} failed: ${why}`);
+    }
   }
 }

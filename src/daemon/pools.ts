@@ -1,9 +1,12 @@
 // Health state built from the configuration: one CheckerState per checker, one RealServerState
 // per real server, one VirtualServerState per virtual server. A reload builds new state and
-// takes over the state of every checker whose real server and spec are unchanged.
+// takes over the state of every checker whose real server and spec are unchanged, with the
+// weight its last check set (misc_dynamic, FILE_CHECK).
 import type { Checker, KeepalivedConfig, RealServer, VirtualServer } from '../config/model.js';
 import { CheckerState, type CheckerSettings } from '../health/checker-state.js';
+import { applyCheckResult, type PoolUpdate } from '../health/pool-update.js';
 import { RealServerState } from '../health/real-server-state.js';
+import type { CheckReport } from '../health/scheduler.js';
 import { clampQuorum, VirtualServerState, type QuorumEvent } from '../health/virtual-server-state.js';
 import { hostPort, serviceKey } from '../ipvs/model.js';
 import { virtualServerEntries } from './desired-table.js';
@@ -27,6 +30,8 @@ export interface CheckerEntry {
   realServer: RealServer;
   pool: Pool;
   state: CheckerState;
+  /** The weight adjustment the last successful check reported (misc_dynamic, FILE_CHECK), kept for a reload. */
+  weightAdjust: number | undefined;
 }
 
 export interface Pools {
@@ -79,8 +84,8 @@ function specOf(checker: Checker): string {
 
 /** Builds the health state of a configuration; `previous` gives checker state to carry over. */
 export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
-  const carried = new Map<string, CheckerState>();
-  for (const c of previous?.checkers.values() ?? []) carried.set(c.identity, c.state);
+  const carried = new Map<string, CheckerEntry>();
+  for (const c of previous?.checkers.values() ?? []) carried.set(c.identity, c);
 
   const pools: Pool[] = [];
   const byVirtualServer = new Map<VirtualServer, Pool>();
@@ -93,6 +98,7 @@ export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
     for (const rs of vs.realServers) {
       const seen = new Map<string, number>();
       const ids: Array<{ id: string; up: boolean }> = [];
+      const adjusts: Array<[string, number]> = [];
       for (const checker of rs.checkers) {
         const spec = specOf(checker);
         const n = (seen.get(spec) ?? 0) + 1;
@@ -102,11 +108,16 @@ export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
         const identity = `${name}|${realServerName(rs)}|${spec}|${n}`;
         const state = new CheckerState(checkerSettings(checker, vs));
         const old = carried.get(identity);
-        if (old) state.adopt(old);
+        if (old) state.adopt(old.state);
+        // An adjustment is relative to the configured weight (misc_dynamic's is status - 2 - weight): valid only while that is unchanged.
+        const weightAdjust = old?.realServer.weight === rs.weight ? old.weightAdjust : undefined;
+        if (weightAdjust !== undefined) adjusts.push([id, weightAdjust]);
         ids.push({ id, up: state.up });
-        entries.push({ id, identity, checker, realServer: rs, state });
+        entries.push({ id, identity, checker, realServer: rs, state, weightAdjust });
       }
-      servers.set(rs, new RealServerState({ address: rs.address, port: rs.port, weight: rs.weight, inhibitOnFailure: rs.inhibitOnFailure, checkers: ids }));
+      const server = new RealServerState({ address: rs.address, port: rs.port, weight: rs.weight, inhibitOnFailure: rs.inhibitOnFailure, checkers: ids });
+      for (const [id, adjust] of adjusts) server.setWeightAdjust(id, adjust);
+      servers.set(rs, server);
     }
     const { quorum, hysteresis } = clampQuorum(vs.quorum, vs.hysteresis, vs.realServers.map((rs) => rs.weight));
     const sorry = vs.sorryServer;
@@ -123,4 +134,12 @@ export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
     byVirtualServer.set(vs, pool);
   }
   return { config, pools, byVirtualServer, checkers, initialQuorum };
+}
+
+/** Carries one check result through its real server and virtual server, and remembers the weight it set. */
+export function applyReport(entry: CheckerEntry, report: CheckReport): PoolUpdate {
+  const server = entry.pool.servers.get(entry.realServer)!;
+  const update = applyCheckResult(server, entry.pool.state, entry.id, report.step, report.probe);
+  if (report.probe.ok && report.probe.weightAdjust !== undefined) entry.weightAdjust = report.probe.weightAdjust;
+  return update;
 }

@@ -25,6 +25,11 @@ export interface ReconcileReport {
 export interface ReconcilerOptions {
   /** Services a previous run owned (so a restart can still remove what a new config dropped). */
   owned?: Iterable<string>;
+  /**
+   * Called with the owned set whenever it changes: grown before the operations that add services
+   * are sent (so a crash never leaves an added service unrecorded), shrunk after removals.
+   */
+  onOwnedChange?: (owned: ReadonlySet<string>) => void;
   apply?: ApplyOptions;
   now?: () => number;
 }
@@ -96,8 +101,10 @@ export class Reconciler {
     read: boolean,
     started: number,
   ): Promise<ReconcileReport> {
-    const owned = this.ownedFor(desired);
-    const { operations, unknown } = diffTables({ desired, kernel, owned, ...(scope ? { scope } : {}) });
+    const before = this.owned.size;
+    for (const key of desired.keys()) this.owned.add(key);
+    if (this.owned.size !== before) this.options.onOwnedChange?.(this.owned);
+    const { operations, unknown } = diffTables({ desired, kernel, owned: this.owned, ...(scope ? { scope } : {}) });
     const failures = operations.length > 0 ? await this.kernel.apply(operations, this.options.apply) : [];
 
     const failed = new Set(failures.map((f) => f.operation));
@@ -105,8 +112,9 @@ export class Reconciler {
       if (!failed.has(op)) applyToKnown(kernel, op);
     }
     // What we own from now on: every desired service, and any owned one whose removal failed.
+    const owned = this.owned.size;
     for (const key of [...this.owned]) if (!desired.has(key) && !kernel.has(key)) this.owned.delete(key);
-    for (const key of desired.keys()) this.owned.add(key);
+    if (this.owned.size !== owned) this.options.onOwnedChange?.(this.owned);
 
     this.known = failures.length === 0 && unknown.length === 0 ? kernel : undefined;
     return { read, operations, failures, unknown, durationMs: this.now() - started };
