@@ -373,10 +373,82 @@ export interface IpAddressEntry extends Address {
   pos: SourcePosition;
 }
 
-/** A virtual_routes line, kept as words in `ip route` order with the destination parsed. */
+/** One path of a multipath route (`nexthop via ADDR dev IF weight N onlink`). */
+export interface RouteNexthop {
+  gateway: string | undefined;
+  device: string | undefined;
+  /** 1..256, default 1. */
+  weight: number;
+  onlink: boolean;
+}
+
+/** A route's kind, as `ip route` names it. */
+export type RouteType = 'unicast' | 'local' | 'blackhole' | 'unreachable' | 'prohibit' | 'throw';
+
+/** A virtual_routes line, as `ip route` reads it, with keepalived's defaults filled in. */
 export interface RouteEntry {
+  /** As written: `default` or ADDRESS[/LEN]. */
   destination: string;
   family: AddressFamily;
+  /** The destination network (`default`: the zero address with length 0). */
+  address: string;
+  prefixLength: number;
+  type: RouteType;
+  gateway: string | undefined;
+  device: string | undefined;
+  /** `src`: the preferred source address. */
+  source: string | undefined;
+  /** main (254), or local (255) for a `local` route. */
+  table: number;
+  metric: number | undefined;
+  /**
+   * host (254) for a `local` route (the kernel refuses a wider scope there; keepalived 2.2.7 sends global and
+   * fails), else global (0): keepalived does not make a device route link-scoped as `ip route` does.
+   */
+  scope: number;
+  /** keepalived (18) unless written, as keepalived marks its routes. */
+  protocol: number;
+  tos: number | undefined;
+  onlink: boolean;
+  /** A multipath route's paths (`nexthop ...`, or the deprecated `via A or B`); empty for a single path. */
+  nexthops: RouteNexthop[];
+  /** keepalived's `prepend` (the default), `add` (fails if a matching route exists) or `append`. */
+  mode: 'prepend' | 'add' | 'append';
+  /** The line as written, for messages. */
+  words: string[];
+  pos: SourcePosition;
+}
+
+export interface Prefix {
+  address: string;
+  prefixLength: number;
+}
+
+export type RuleAction = 'table' | 'goto' | 'nop' | 'blackhole' | 'unreachable' | 'prohibit';
+
+/** A virtual_rules line, as `ip rule` reads it, with keepalived's defaults filled in. */
+export interface RuleEntry {
+  family: AddressFamily;
+  /** undefined: from all / to all. */
+  from: Prefix | undefined;
+  to: Prefix | undefined;
+  /** `not`: the rule applies to what the selectors do not match. */
+  not: boolean;
+  action: RuleAction;
+  /** For `table` (alias `lookup`). */
+  table: number | undefined;
+  /** For `goto`: the preference to continue at. */
+  goto: number | undefined;
+  /** As written, or assigned as keepalived does (16384 down, per family) with a warning. */
+  preference: number;
+  fwmark: number | undefined;
+  fwmask: number | undefined;
+  iif: string | undefined;
+  oif: string | undefined;
+  tos: number | undefined;
+  suppressPrefixLength: number | undefined;
+  /** keepalived (18) unless written. */
+  protocol: number;
   words: string[];
   pos: SourcePosition;
 }
@@ -428,6 +500,7 @@ export interface VrrpInstance {
   virtualIpAddresses: IpAddressEntry[];
   virtualIpAddressesExcluded: IpAddressEntry[];
   virtualRoutes: RouteEntry[];
+  virtualRules: RuleEntry[];
   accept: boolean;
   promoteSecondaries: boolean;
   skipCheckAdvAddr: boolean;

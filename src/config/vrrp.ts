@@ -1,7 +1,7 @@
 // vrrp_script, track_file, vrrp_instance and vrrp_sync_group, with keepalived's per-instance
 // validation (vrrp_complete_instance) applied and reported.
 import type { Statement } from './ast.js';
-import { ipAddressBlock, routeBlock } from './ip-address.js';
+import { ipAddressBlock, routeBlock, ruleBlock } from './ip-address.js';
 import { KeywordTable, type Keyword } from './keywords.js';
 import type {
   GlobalDefs, TrackFile, TrackedFile, TrackedInterface, TrackedScript, VrrpInstance, VrrpNotify, VrrpScript, VrrpSyncGroup,
@@ -200,6 +200,7 @@ interface InstanceDraft {
   vips: VrrpInstance['virtualIpAddresses'];
   excluded: VrrpInstance['virtualIpAddressesExcluded'];
   routes: VrrpInstance['virtualRoutes'];
+  rules: VrrpInstance['virtualRules'];
   accept?: boolean;
   promoteSecondaries: boolean;
   skipCheckAdvAddr?: boolean;
@@ -259,7 +260,7 @@ const authTable = new KeywordTable<NonNullable<InstanceDraft['auth']>>('authenti
 
 const unsupportedInstance: Record<string, string> = {
   use_vmac: 'VMAC interfaces', use_vmac_addr: 'VMAC interfaces', vmac_xmit_base: 'VMAC interfaces', use_ipvlan: 'ipvlan interfaces',
-  vrf: 'VRF', track_process: 'process tracking', track_bfd: 'BFD', virtual_rules: 'policy rules', linkbeat_use_polling: 'link polling',
+  vrf: 'VRF', track_process: 'process tracking', track_bfd: 'BFD', linkbeat_use_polling: 'link polling',
   debug: 'debug levels', kernel_rx_buf_size: 'socket buffer tuning', garp_extra_if: 'extra GARP interfaces', vmac_garp_intvl: 'VMAC interfaces',
   native_ipv6: 'not implemented', old_unicast_checksum: 'the pre-1.3.6 checksum', unicast_fault_no_peer: 'not implemented',
   check_unicast_src: 'not implemented', track_src_ip: 'not implemented', notify_priority_changes: 'priority-change notifications',
@@ -339,6 +340,7 @@ const instanceTable = new KeywordTable<InstanceDraft>(
     { name: 'virtual_ipaddress', shape: 'block', handle: (d, st, cx) => d.vips.push(...ipAddressBlock(st, cx)) },
     { name: 'virtual_ipaddress_excluded', shape: 'block', handle: (d, st, cx) => d.excluded.push(...ipAddressBlock(st, cx)) },
     { name: 'virtual_routes', shape: 'block', handle: (d, st, cx) => d.routes.push(...routeBlock(st, cx)) },
+    { name: 'virtual_rules', shape: 'block', handle: (d, st, cx) => d.rules.push(...ruleBlock(st, cx)) },
     { name: 'accept', handle: (d, st, cx) => arity(st, cx, 0) && (d.accept = true) },
     { name: 'no_accept', handle: (d, st, cx) => arity(st, cx, 0) && (d.accept = false) },
     { name: 'promote_secondaries', handle: (d, st, cx) => arity(st, cx, 0) && (d.promoteSecondaries = true) },
@@ -370,7 +372,7 @@ export function readVrrpInstance(st: Statement, cx: ParseContext): InstanceDraft
   }
   const d: InstanceDraft = {
     st, name: st.args[0]!.text, priorityWritten: false, nopreempt: false, preemptDelayMs: 0, unicastPeers: [], unicastTtl: 255,
-    dontTrackPrimary: false, trackInterfaces: [], trackScripts: [], trackFiles: [], vips: [], excluded: [], routes: [],
+    dontTrackPrimary: false, trackInterfaces: [], trackScripts: [], trackFiles: [], vips: [], excluded: [], routes: [], rules: [],
     promoteSecondaries: false, notify: emptyNotify(),
   };
   instanceTable.apply(d, st.children, cx);
@@ -599,6 +601,7 @@ export function finishVrrpInstance(
     virtualIpAddresses: d.vips,
     virtualIpAddressesExcluded: d.excluded,
     virtualRoutes: d.routes,
+    virtualRules: d.rules,
     accept: d.accept ?? (priority === 255 || !strict),
     promoteSecondaries: d.promoteSecondaries,
     skipCheckAdvAddr: d.skipCheckAdvAddr ?? globals.vrrp.skipCheckAdvAddr,

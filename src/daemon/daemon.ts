@@ -214,7 +214,10 @@ export class Daemon implements ControlTarget {
     }
   }
 
-  /** Failures to start VRRP (no such interface, no raw sockets) stop the start: a director without its VIP is not one. */
+  /**
+   * Failures to start VRRP (no raw sockets, no permission) stop the start: a director without its
+   * VIP is not one. A missing interface does not: that instance waits in FAULT, as keepalived's does.
+   */
   async #startVrrp(config: KeepalivedConfig): Promise<VrrpRuntime> {
     try {
       return await VrrpRuntime.start(config, {
@@ -231,6 +234,19 @@ export class Daemon implements ControlTarget {
       });
     } catch (err) {
       throw new DaemonStartError('EVRRP', `cannot start VRRP: ${errorText(err)}`);
+    }
+  }
+
+  /** keepalived's reload: kept instances keep their state; VRRP starts or stops with the file's first or last instance. */
+  async #reloadVrrp(config: KeepalivedConfig): Promise<void> {
+    if (config.vrrpInstances.length === 0) {
+      const running = this.#vrrp;
+      this.#vrrp = undefined;
+      await running?.stop();
+    } else if (this.#vrrp) {
+      await this.#vrrp.reload(config);
+    } else {
+      this.#vrrp = await this.#startVrrp(config);
     }
   }
 
@@ -404,10 +420,7 @@ export class Daemon implements ControlTarget {
       return { ok: false, errors: lines };
     }
     for (const d of diagnostics) this.#log.warn({ event: 'config-warning', diagnostic: formatDiagnostic(d) }, formatDiagnostic(d));
-    if (this.#vrrp && vrrpShape(config) !== vrrpShape(this.#config)) {
-      // Running instances keep their state; applying VRRP changes needs a restart for now.
-      this.#log.warn({ event: 'vrrp-reload-ignored' }, 'the VRRP part of the configuration changed: restart ipvsd to apply it');
-    }
+    if (vrrpShape(config) !== vrrpShape(this.#config)) await this.#reloadVrrp(config);
     const pools = buildPools(config, this.#pools);
     const names = new Map(pools.pools.map((p) => [p.name, new Set(p.virtualServer.realServers.map(realServerName))]));
     for (const gone of this.#overrides.retain((vs, rs) => names.get(vs)?.has(rs) === true)) {

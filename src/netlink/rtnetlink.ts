@@ -29,8 +29,13 @@ import {
   type Link,
 } from './rtnetlink-codec.js';
 import { NetlinkSocket } from './socket.js';
+import { RTM_DELROUTE, RTM_DELRULE, RTM_NEWROUTE, RTM_NEWRULE } from './route-constants.js';
+import { deleteRoutePayload, newRoutePayload, routeAddFlags, type RouteAddMode, type RouteSpec } from './route-message.js';
+import { deleteRulePayload, newRulePayload, type RuleSpec } from './rule-message.js';
 
 export type { AddressSpec, InterfaceAddress, Link } from './rtnetlink-codec.js';
+export type { NexthopSpec, RouteAddMode, RouteSpec } from './route-message.js';
+export type { RuleSpec } from './rule-message.js';
 
 export type RouteEventKind = 'link' | 'ipv4-address' | 'ipv6-address';
 
@@ -123,6 +128,26 @@ export class RouteNetlink extends EventEmitter {
   /** NetlinkError 'EADDRNOTAVAIL' when the interface does not have the address. */
   async removeAddress(spec: { ifindex: number; address: string; prefixLength: number }): Promise<void> {
     await this.requests.request({ type: RTM_DELADDR, payload: deleteAddressPayload(spec) });
+  }
+
+  /** 'add' mode: NetlinkError 'EEXIST' when a matching route exists (the others may refuse an exact duplicate too). */
+  async addRoute(spec: RouteSpec, mode: RouteAddMode = 'prepend'): Promise<void> {
+    await this.requests.request({ type: RTM_NEWROUTE, flags: routeAddFlags(mode), payload: newRoutePayload(spec) });
+  }
+
+  /** NetlinkError 'ESRCH' when there is no such route. */
+  async removeRoute(spec: RouteSpec): Promise<void> {
+    await this.requests.request({ type: RTM_DELROUTE, payload: deleteRoutePayload(spec) });
+  }
+
+  /** NetlinkError 'EEXIST' when an identical rule exists. */
+  async addRule(spec: RuleSpec): Promise<void> {
+    await this.requests.request({ type: RTM_NEWRULE, flags: NLM_F_CREATE | NLM_F_EXCL, payload: newRulePayload(spec) });
+  }
+
+  /** NetlinkError 'ENOENT' when there is no such rule. */
+  async removeRule(spec: RuleSpec): Promise<void> {
+    await this.requests.request({ type: RTM_DELRULE, payload: deleteRulePayload(spec) });
   }
 
   close(): void {

@@ -46,7 +46,9 @@ export type VrrpEvent =
   /** Sync group: every member wants master, go. */
   | { type: 'sync-master'; now: number }
   /** Sync group: another member yielded to a higher-priority master; yield too. */
-  | { type: 'sync-backup'; now: number };
+  | { type: 'sync-backup'; now: number }
+  /** Reload: new settings for the same version and owner-ness; state and running timers are kept. */
+  | { type: 'reconfigure'; now: number; config: VrrpInstanceConfig };
 
 export type VrrpAction =
   | { type: 'send-advert'; priority: number }
@@ -83,7 +85,7 @@ export class VrrpInstanceConfigError extends Error {
 type PreemptDelay = 'idle' | 'running' | 'elapsed';
 
 export class VrrpStateMachine {
-  private readonly config: Required<Omit<VrrpInstanceConfig, 'initialState'>>;
+  private config: Required<Omit<VrrpInstanceConfig, 'initialState'>>;
   private wantsMaster = false;
   private readonly startsAsMaster: boolean;
   private currentState: VrrpState = 'init';
@@ -98,18 +100,7 @@ export class VrrpStateMachine {
   constructor(config: VrrpInstanceConfig) {
     checkConfig(config);
     const owner = config.priority === OWNER_PRIORITY;
-    this.config = {
-      version: config.version,
-      priority: config.priority,
-      advertIntervalMs: config.advertIntervalMs,
-      primaryAddress: config.primaryAddress,
-      preempt: owner || (config.preempt ?? true),
-      preemptDelayMs: config.preemptDelayMs ?? 0,
-      lowerPriorityNoAdvert: config.lowerPriorityNoAdvert ?? false,
-      higherPrioritySendAdvert: config.higherPrioritySendAdvert ?? false,
-      downTimerAdverts: config.downTimerAdverts ?? DEFAULT_DOWN_TIMER_ADVERTS,
-      syncGroup: config.syncGroup ?? false,
-    };
+    this.config = completed(config);
     // keepalived: only an owner that wants MASTER skips the wait; `state MASTER` alone does not.
     this.startsAsMaster = owner && (config.initialState ?? 'master') === 'master';
     this.priority = config.priority;
@@ -160,6 +151,9 @@ export class VrrpStateMachine {
         break;
       case 'sync-backup':
         this.syncBackup(event.now, actions);
+        break;
+      case 'reconfigure':
+        this.reconfigure(event.now, event.config, actions);
         break;
     }
     return actions;
@@ -293,6 +287,20 @@ export class VrrpStateMachine {
     this.becomeBackup(now + wait, actions);
   }
 
+  // keepalived's reload keeps an instance's state: a new priority reaches the wire with the next
+  // advert (the caller re-runs the trackers), a new interval with the next timer.
+  private reconfigure(now: number, config: VrrpInstanceConfig, actions: VrrpAction[]): void {
+    checkConfig(config);
+    if (config.version !== this.config.version || (config.priority === OWNER_PRIORITY) !== (this.config.priority === OWNER_PRIORITY)) {
+      throw new VrrpInstanceConfigError('a new VRRP version or address-owner priority needs a restarted instance');
+    }
+    this.config = completed(config);
+    if (this.config.version === 2 || this.currentState !== 'backup') this.masterAdverIntervalMs = this.config.advertIntervalMs;
+    if (this.currentState === 'master') this.masterAddress = this.config.primaryAddress;
+    // Left its sync group while held waiting for the others: nothing holds it any more.
+    if (!this.config.syncGroup && this.wantsMaster && this.currentState === 'backup') this.becomeMaster(now, actions);
+  }
+
   // keepalived vrrp_set_effective_priority: clamp, and move a running master-down timer by the skew change.
   private priorityChanged(requested: number, actions: VrrpAction[]): void {
     if (this.config.priority === OWNER_PRIORITY) return;
@@ -355,6 +363,21 @@ export class VrrpStateMachine {
   private notify(from: VrrpState, to: Exclude<VrrpState, 'init'> | 'stopped'): VrrpAction {
     return { type: 'notify', from, to, priority: this.priority };
   }
+}
+
+function completed(config: VrrpInstanceConfig): Required<Omit<VrrpInstanceConfig, 'initialState'>> {
+  return {
+    version: config.version,
+    priority: config.priority,
+    advertIntervalMs: config.advertIntervalMs,
+    primaryAddress: config.primaryAddress,
+    preempt: config.priority === OWNER_PRIORITY || (config.preempt ?? true),
+    preemptDelayMs: config.preemptDelayMs ?? 0,
+    lowerPriorityNoAdvert: config.lowerPriorityNoAdvert ?? false,
+    higherPrioritySendAdvert: config.higherPrioritySendAdvert ?? false,
+    downTimerAdverts: config.downTimerAdverts ?? DEFAULT_DOWN_TIMER_ADVERTS,
+    syncGroup: config.syncGroup ?? false,
+  };
 }
 
 function checkConfig(c: VrrpInstanceConfig): void {

@@ -16,6 +16,7 @@ import { encodeAdvertisement, validateAdvertisement, type AdvertDropReason, type
 import type { AdvertSender, ReceivedPacket } from './transport.js';
 import type { AddressEvent } from '../netlink/rtnetlink.js';
 import type { VipFailure, VirtualAddress } from './vips.js';
+import type { RouteActions, RouteFailure } from './routes.js';
 
 export interface GarpSettings {
   /** Gratuitous ARPs / NAs per VIP on becoming master (garp_master_repeat). */
@@ -74,6 +75,8 @@ export interface VirtualRouterDeps {
   clock: Clock;
   sender: AdvertSender;
   vips: VipActions;
+  /** virtual_routes and virtual_rules: added after the VIPs, removed before them. */
+  routes?: RouteActions;
   announcer: Announcer;
   notify: (state: NotifyState, priority: number) => void;
   log?: RouterLog;
@@ -144,11 +147,15 @@ export class VirtualRouter {
   };
 
   constructor(
-    readonly settings: VirtualRouterSettings,
-    private readonly deps: VirtualRouterDeps,
+    private current: VirtualRouterSettings,
+    private deps: VirtualRouterDeps,
   ) {
-    this.machine = new VrrpStateMachine(settings.machine);
+    this.machine = new VrrpStateMachine(current.machine);
     this.log = deps.log ?? silentLog;
+  }
+
+  get settings(): VirtualRouterSettings {
+    return this.current;
   }
 
   get state(): VrrpState {
@@ -160,8 +167,8 @@ export class VirtualRouter {
     return this.machine.status().wantsMaster;
   }
 
-  /** Joins a sync group (the instance must have been built with machine.syncGroup). */
-  joinSyncGroup(listener: SyncListener): void {
+  /** Joins a sync group (the instance must have been built with machine.syncGroup); undefined leaves it. */
+  joinSyncGroup(listener: SyncListener | undefined): void {
     this.sync = listener;
   }
 
@@ -186,6 +193,29 @@ export class VirtualRouter {
   /** Resolves when every queued VIP change has been applied (tests and shutdown). */
   settled(): Promise<void> {
     return this.vipQueue;
+  }
+
+  /**
+   * Reload (keepalived keeps an instance's state): new settings and VIPs in place, same VRID,
+   * interface and version. As master with a new VIP set, `dropped` (VIPs no longer configured) are
+   * removed and the new set added; only the addresses it did not hold before are announced.
+   */
+  reconfigure(settings: VirtualRouterSettings, change: { vips: VipActions; announcer: Announcer; dropped: VipActions }): void {
+    const previous = this.deps.vips;
+    const before = new Set(previous.addresses());
+    this.current = settings;
+    this.deps = { ...this.deps, vips: change.vips, announcer: change.announcer };
+    this.dispatch({ type: 'reconfigure', now: this.deps.clock.now(), config: settings.machine });
+    if (this.machine.state !== 'master' || change.vips === previous) return;
+    const added = change.vips.addresses().filter((a) => !before.has(a));
+    this.queueVips(async () => {
+      const failures = [...(await change.dropped.remove()), ...(await change.vips.add())];
+      if (failures.length) this.vipFailed(failures);
+      if (added.length > 0 && this.machine.state === 'master' && this.settings.garp.repeat > 0) {
+        this.counters.garpBursts++;
+        this.deps.announcer.announce(added, this.settings.garp.repeat);
+      }
+    });
   }
 
   /** From the trackers: effective priority before clamping, and whether any holds us in FAULT. */
@@ -219,7 +249,7 @@ export class VirtualRouter {
     const result = validateAdvertisement(packet.payload, packet, want);
     if (!result.ok) {
       this.countDrop(result.reason);
-      this.log.warn({ instance: s.name, reason: result.reason, source: packet.source }, `advert dropped: ${result.detail}`);
+      this.log.warn({ event: 'vrrp-advert-dropped', instance: s.name, reason: result.reason, source: packet.source }, `advert dropped: ${result.detail}`);
       return;
     }
     this.counters.advertsReceived++;
@@ -235,7 +265,7 @@ export class VirtualRouter {
   addressChanged(event: AddressEvent): void {
     const lost = this.deps.vips.lostBy(event);
     if (!lost) return;
-    this.log.warn({ instance: this.settings.name, address: lost.address }, 'VIP removed by someone else; restoring it');
+    this.log.warn({ event: 'vip-restored', instance: this.settings.name, address: lost.address }, 'VIP removed by someone else; restoring it');
     this.queueVips(async () => {
       const failure = await this.deps.vips.restore(lost);
       if (failure) this.vipFailed([failure]);
@@ -282,6 +312,7 @@ export class VirtualRouter {
         this.queueVips(async () => {
           const failures = await this.deps.vips.add();
           if (failures.length) this.vipFailed(failures);
+          if (this.deps.routes) this.routesFailed(await this.deps.routes.add());
           this.announce(this.settings.garp.repeat);
         });
         this.scheduleGarp();
@@ -291,6 +322,7 @@ export class VirtualRouter {
       case 'stopped':
         this.cancelGarp();
         this.queueVips(async () => {
+          if (this.deps.routes) this.routesFailed(await this.deps.routes.remove());
           const failures = await this.deps.vips.remove();
           if (failures.length) this.vipFailed(failures);
         });
@@ -299,7 +331,7 @@ export class VirtualRouter {
         if (action.from === 'master') this.counters.releasedMaster++;
         this.counters.transitions++;
         this.lastTransition = { from: action.from, to: action.to, at: Date.now() };
-        this.log.info({ instance: this.settings.name, from: action.from, to: action.to, priority: action.priority }, `entering ${notifyState[action.to]} state`);
+        this.log.info({ event: 'vrrp-transition', instance: this.settings.name, from: action.from, to: action.to, priority: action.priority }, `entering ${notifyState[action.to]} state`);
         this.deps.notify(notifyState[action.to], action.priority);
         this.sync?.transitioned(this, action.from, action.to === 'stopped' ? 'stopped' : action.to);
         break;
@@ -408,6 +440,10 @@ export class VirtualRouter {
   private vipFailed(failures: readonly VipFailure[]): void {
     this.counters.vipErrors += failures.length;
     for (const f of failures) this.log.warn({ instance: this.settings.name, ...f }, `could not ${f.operation} VIP ${f.address} on ${f.device}`);
+  }
+
+  private routesFailed(failures: readonly RouteFailure[]): void {
+    for (const f of failures) this.log.warn({ instance: this.settings.name, ...f }, `could not ${f.operation} ${f.kind} "${f.line}": ${f.message}`);
   }
 
   private countDrop(reason: AdvertDropReason | 'not-listening'): void {

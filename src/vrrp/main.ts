@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // VRRP alone: `node dist/src/vrrp/main.js -f keepalived.conf` runs every vrrp_instance of the file
 // in the foreground (no IPVS, no checkers), logs JSON lines, and on SIGTERM/SIGINT sends priority 0,
-// releases the VIPs and exits 0. The interop tests run this against keepalived; the daemon will
+// releases the VIPs and exits 0; SIGHUP reloads the file. The interop tests run this against keepalived; the daemon will
 // compose VrrpRuntime itself.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -52,6 +52,25 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP reloads as keepalived does; an invalid file or one the runtime refuses changes nothing.
+  let reloads = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloads = reloads.then(async () => {
+      if (stopping) return;
+      const next = loadConfig(path, { configId: values['config-id'] ?? hostname().split('.')[0]! });
+      for (const d of next.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+      if (!next.config) {
+        log.error({ event: 'reload-rejected' }, `${path} is not valid; keeping the running configuration`);
+        return;
+      }
+      try {
+        await runtime.reload(next.config);
+        log.info({ event: 'reloaded', instances: next.config.vrrpInstances.map((i) => i.name) }, 'VRRP reloaded');
+      } catch (err) {
+        log.error({ event: 'reload-failed', err: (err as Error).message }, `reload failed: ${(err as Error).message}`);
+      }
+    });
+  });
   // SIGUSR2 prints the status, as keepalived's stats dump does (to the log here, not /tmp).
   process.on('SIGUSR2', () => log.info({ status: runtime.status(), syncGroups: runtime.syncGroupStatus(), links: runtime.linkStatus() }, 'status'));
 }

@@ -5,12 +5,14 @@ import type { VrrpNotify } from '../config/model.js';
 import { scriptSucceeded, type ScriptResult, type ScriptRunner } from './script-runner.js';
 
 export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
+/** What scripts hear: the states, and DELETED for an instance a reload removed (notify_deleted instead of notify_stop). */
+export type NotifyScriptState = NotifyState | 'DELETED';
 
 /** A notify script that hangs this long is killed, so it cannot hold back the ones after it. */
 export const NOTIFY_TIMEOUT_MS = 30_000;
 
 export interface NotifyOutcome {
-  state: NotifyState;
+  state: NotifyScriptState;
   argv: string[];
   result: ScriptResult;
 }
@@ -33,8 +35,8 @@ export class InstanceNotifier {
   ) {}
 
   /** Queues the scripts for one transition: the state's own first, then the generic one (keepalived's order). */
-  transition(state: NotifyState, priority: number): void {
-    const specific = { MASTER: this.scripts.master, BACKUP: this.scripts.backup, FAULT: this.scripts.fault, STOP: this.scripts.stop }[state];
+  transition(state: NotifyScriptState, priority: number): void {
+    const specific = { MASTER: this.scripts.master, BACKUP: this.scripts.backup, FAULT: this.scripts.fault, STOP: this.scripts.stop, DELETED: this.scripts.deleted }[state];
     if (specific) this.enqueue(state, specific.argv, () => this.runner.run(specific, [], this.timeoutMs));
     const generic = this.scripts.any;
     if (generic) {
@@ -52,7 +54,7 @@ export class InstanceNotifier {
     return this.pending;
   }
 
-  private enqueue(state: NotifyState, argv: string[], run: () => Promise<ScriptResult>): void {
+  private enqueue(state: NotifyScriptState, argv: string[], run: () => Promise<ScriptResult>): void {
     this.pending++;
     this.queue = this.queue.then(async () => {
       // run() never rejects; onOutcome is the caller's and must not break the chain.

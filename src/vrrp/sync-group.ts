@@ -6,7 +6,7 @@ import type { VrrpState } from './instance-state.js';
 import type { SyncListener, VirtualRouter } from './instance.js';
 
 export class SyncGroup implements SyncListener {
-  private last: VrrpState = 'init';
+  private last: VrrpState;
 
   /** `onChange` hears the group's own transitions (for its notify scripts and FIFO lines). */
   constructor(
@@ -15,6 +15,8 @@ export class SyncGroup implements SyncListener {
     private readonly onChange: (to: VrrpState | 'stopped', from: VrrpState) => void = () => {},
   ) {
     for (const m of members) m.joinSyncGroup(this);
+    // Rebuilt on reload around running members: only a real change is a transition.
+    this.last = this.state();
   }
 
   wantsMaster(): void {

@@ -79,6 +79,14 @@ export class ScriptTracker {
     return this.ok;
   }
 
+  /** Reload: the same vrrp_script keeps its verdict and counters instead of starting again from init_fail. */
+  carryOver(previous: ScriptTracker): void {
+    this.ok = previous.ok;
+    this.streak = previous.streak;
+    this.runs = previous.runs;
+    this.lastResult = previous.lastResult;
+  }
+
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;

@@ -63,7 +63,19 @@ export interface AdvertSender {
   send(payload: Buffer, source: string, destination: string, ttl: number): void;
 }
 
-export class VrrpLink implements AdvertSender {
+/** What an instance needs of a shared socket; VrrpLink, or a fake in tests. */
+export interface RouterLink extends AdvertSender {
+  readonly interfaceName: string;
+  readonly ifindex: number;
+  readonly family: AddressFamily;
+  readonly drops: Partial<Record<LinkDropReason, number>>;
+  readonly attached: number;
+  join(group: string): void;
+  attach(vrid: number, listener: PacketListener): () => void;
+  close(): void;
+}
+
+export class VrrpLink implements RouterLink {
   readonly drops: Partial<Record<LinkDropReason, number>> = {};
   private readonly listeners = new Map<number, PacketListener>();
   private readonly groups = new Set<string>();
@@ -185,14 +197,17 @@ export class VrrpLink implements AdvertSender {
   }
 }
 
-/** The links of one process, shared by instances: opened on first use, closed with the last user. */
+/**
+ * The links of one process, shared by instances: opened on first use, closed with the last user.
+ * Keyed by interface index too, so an interface deleted and created again gets a fresh socket.
+ */
 export class VrrpLinks {
-  private readonly links = new Map<string, VrrpLink>();
+  private readonly links = new Map<string, RouterLink>();
 
-  constructor(private readonly open: (interfaceName: string, family: AddressFamily) => VrrpLink = VrrpLink.open) {}
+  constructor(private readonly open: (interfaceName: string, family: AddressFamily) => RouterLink = VrrpLink.open) {}
 
-  acquire(interfaceName: string, family: AddressFamily): VrrpLink {
-    const key = `${interfaceName}/${family}`;
+  acquire(interfaceName: string, ifindex: number, family: AddressFamily): RouterLink {
+    const key = `${interfaceName}/${ifindex}/${family}`;
     let link = this.links.get(key);
     if (!link) {
       link = this.open(interfaceName, family);
@@ -202,18 +217,17 @@ export class VrrpLinks {
   }
 
   /** Closes the link once no instance is attached to it. */
-  release(link: VrrpLink): void {
+  release(link: RouterLink): void {
     if (link.attached > 0) return;
     link.close();
-    this.links.delete(`${link.interfaceName}/${link.family}`);
+    for (const [key, l] of this.links) if (l === link) this.links.delete(key);
   }
 
-  list(): VrrpLink[] {
+  list(): RouterLink[] {
     return [...this.links.values()];
   }
 }
 
-/** struct ip_mreqn { in_addr multiaddr; in_addr address = any; int ifindex } (IP_MULTICAST_IF reads only the ifindex). */
 export function ipMreqn(group: string, ifindex: number): Buffer {
   const buf = Buffer.alloc(12);
   parseAddress(group).bytes.copy(buf, 0);

@@ -1,5 +1,7 @@
 // The daemon with a VRRP instance, in the real kernel: the owner takes the VIP at once next to
-// its IPVS service, and on SIGTERM gives the VIP up before its services, then exits quickly.
+// its IPVS service, and on SIGTERM gives the VIP up before its services, then exits quickly; a
+// reload adds a VIP to the running master without a transition, and one without the instance
+// releases its VIPs while the daemon and its services go on.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +12,13 @@ import { IpvsdProcess, sleep, tableBecomes } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
-const vipOnLink = () => ip('-o', '-4', 'addr', 'show', 'dev', 'vr0').includes('10.98.0.100/24');
+const vipOnLink = (vip = '10.98.0.100/24') => ip('-o', '-4', 'addr', 'show', 'dev', 'vr0').includes(vip);
+
+async function becomes(want: () => boolean, timeoutMs: number): Promise<boolean> {
+  const started = performance.now();
+  while (!want() && performance.now() - started < timeoutMs) await sleep(20);
+  return want();
+}
 
 const conf = `
 vrrp_instance VI_1 {
@@ -64,6 +72,36 @@ describe('ipvsd with a VRRP instance', () => {
       expect(savedRules()).toEqual([]);
       expect(stopMs).toBeLessThan(1000);
       console.log(`daemon-vrrp figures: VIP owned ${Math.round(performance.now() - started)} ms after start event, stop ${Math.round(stopMs)} ms`);
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it('applies VRRP changes on SIGHUP: a VIP added to the running master, then the instance removed', async () => {
+    const file = join(scratch, 'reload.conf');
+    writeFileSync(file, conf);
+    const daemon = new IpvsdProcess(['-f', file]);
+    try {
+      await daemon.waitForEvent('started', 0, 20_000);
+      expect(await becomes(() => vipOnLink(), 3000)).toBe(true);
+      const transitions = () => daemon.events('vrrp-transition').length;
+      const before = transitions();
+
+      writeFileSync(file, conf.replace('10.98.0.100/24', '10.98.0.100/24\n        10.98.0.101/24'));
+      let mark = daemon.logs.length;
+      daemon.child.kill('SIGHUP');
+      await daemon.waitForEvent('reloaded', mark, 10_000);
+      expect(await becomes(() => vipOnLink('10.98.0.101/24'), 3000)).toBe(true);
+      expect(vipOnLink()).toBe(true);
+      expect(transitions()).toBe(before);
+
+      writeFileSync(file, conf.replace(/vrrp_instance[^]*?\n}\n/, ''));
+      mark = daemon.logs.length;
+      daemon.child.kill('SIGHUP');
+      await daemon.waitForEvent('reloaded', mark, 10_000);
+      expect(await becomes(() => !vipOnLink() && !vipOnLink('10.98.0.101/24'), 3000)).toBe(true);
+      expect(daemon.alive).toBe(true);
+      expect(savedRules()).toEqual(['-A -t 10.98.0.100:80 -s rr', '-a -t 10.98.0.100:80 -r 127.0.0.21:8080 -m -w 1']);
     } finally {
       await daemon.stop();
     }

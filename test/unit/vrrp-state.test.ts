@@ -573,3 +573,44 @@ describe('two directors on a fake network (scenario B of keepalived-figures)', (
     expect(c.tookVipAt.get('dir2')! - 1000).toBe(60.9375);
   });
 });
+
+describe('reconfigure (reload)', () => {
+  it('keeps master and its advert timer; the new interval applies from the next advert', () => {
+    const h = startedMaster();
+    const due = h.timers.get('advert')!;
+    expect(h.send({ type: 'reconfigure', config: { ...base, advertIntervalMs: 2000, priority: 120 } })).toEqual([]);
+    expect(h.machine.state).toBe('master');
+    expect(h.timers.get('advert')).toBe(due);
+    const fired = h.advanceTo(due);
+    expect(fired[0]!.actions).toEqual([
+      { type: 'send-advert', priority: 100 }, // the effective priority moves with the trackers' priority-changed
+      { type: 'set-timer', timer: 'advert', due: due + 2000 },
+    ]);
+  });
+
+  it('a backup with nopreempt reconfigured to preempt stops accepting a lower master', () => {
+    const h = startedBackup({ priority: 200, preempt: false });
+    h.now = 1000;
+    expect(h.advert(100, '10.99.0.2')).toContainEqual({ type: 'set-timer', timer: 'master-down', due: 1000 + 3000 + (56 * 1000) / 256 });
+    h.send({ type: 'reconfigure', config: { ...base, priority: 200 } });
+    h.now = 2000;
+    expect(h.advert(100, '10.99.0.2')).toEqual([]);
+    h.advanceTo(10_000);
+    expect(h.machine.state).toBe('master');
+  });
+
+  it('refuses a new version or owner-ness: those need a restarted instance', () => {
+    const h = startedBackup();
+    expect(() => h.send({ type: 'reconfigure', config: { ...base, version: 3, advertIntervalMs: 100 } })).toThrow(VrrpInstanceConfigError);
+    expect(() => h.send({ type: 'reconfigure', config: { ...base, priority: 255 } })).toThrow(VrrpInstanceConfigError);
+  });
+
+  it('a member held waiting for its sync group goes master when a reload takes it out of the group', () => {
+    const h = startedBackup({ syncGroup: true });
+    const [fired] = h.advanceTo(h.timers.get('master-down')!);
+    expect(fired!.actions).toEqual([{ type: 'want-master' }]);
+    const actions = h.send({ type: 'reconfigure', config: base });
+    expect(actions).toContainEqual({ type: 'become-master' });
+    expect(h.machine.state).toBe('master');
+  });
+});
