@@ -355,7 +355,7 @@ export class VirtualRouter {
         if (priority === 0) this.counters.priorityZeroSent++;
       } catch (err) {
         this.counters.sendErrors++;
-        this.log.warn({ instance: s.name, destination, err: (err as Error).message }, 'advert not sent');
+        this.log.warn({ event: 'vrrp-advert-not-sent', instance: s.name, destination, err: (err as Error).message }, 'advert not sent');
       }
     }
   }
@@ -425,7 +425,7 @@ export class VirtualRouter {
       .then(() => this.withDeadline(run()))
       .catch((err: unknown) => {
         this.counters.vipErrors++;
-        this.log.warn({ instance: this.settings.name, err: (err as Error).message }, 'VIP change failed');
+        this.log.warn({ event: 'vip-change-failed', instance: this.settings.name, err: (err as Error).message }, 'VIP change failed');
       });
   }
 
@@ -439,11 +439,11 @@ export class VirtualRouter {
 
   private vipFailed(failures: readonly VipFailure[]): void {
     this.counters.vipErrors += failures.length;
-    for (const f of failures) this.log.warn({ instance: this.settings.name, ...f }, `could not ${f.operation} VIP ${f.address} on ${f.device}`);
+    for (const f of failures) this.log.warn({ event: 'vip-change-failed', instance: this.settings.name, ...f }, `could not ${f.operation} VIP ${f.address} on ${f.device}`);
   }
 
   private routesFailed(failures: readonly RouteFailure[]): void {
-    for (const f of failures) this.log.warn({ instance: this.settings.name, ...f }, `could not ${f.operation} ${f.kind} "${f.line}": ${f.message}`);
+    for (const f of failures) this.log.warn({ event: 'route-change-failed', instance: this.settings.name, ...f }, `could not ${f.operation} ${f.kind} "${f.line}": ${f.message}`);
   }
 
   private countDrop(reason: AdvertDropReason | 'not-listening'): void {

@@ -204,7 +204,7 @@ export class VrrpRuntime {
       if (shape(kept.inst.notify) !== shape(inst.notify)) kept.notifier = this.notifier(inst.name, inst.notify);
       kept.inst = inst;
       void kept.routes.replace(inst.virtualRoutes, inst.virtualRules).then((failures) => {
-        for (const f of failures) this.log?.warn({ instance: inst.name, ...f }, `could not ${f.operation} ${f.kind} "${f.line}": ${f.message}`);
+        for (const f of failures) this.log?.warn({ event: 'route-change-failed', instance: inst.name, ...f }, `could not ${f.operation} ${f.kind} "${f.line}": ${f.message}`);
       });
       return kept;
     });
