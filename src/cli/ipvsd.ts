@@ -13,6 +13,7 @@ import { isLogLevel, logLevels } from '../daemon/log-level.js';
 import { defaultSocketPath } from '../api/control-protocol.js';
 import { defaultMetricsListen, parseListen } from '../api/metrics-listen.js';
 import { ownershipPathFor } from '../daemon/ownership-file.js';
+import { packageVersion } from '../api/build-info.js';
 import { invokedDirectly } from './invoked-directly.js';
 import { processOutput, type Output } from './output.js';
 
@@ -38,6 +39,7 @@ const usage = `usage: ipvsd [-f FILE] [-i ID] [--log-level LEVEL] [-I] [--socket
   -t, --check-config    validate the configuration and exit (0 valid, 1 invalid)
       --plan            print the IPVS table the configuration asks for, in ipvsadm -Sn syntax
       --dump-config     print the normalized configuration as JSON
+  -v, --version         print the version and exit
   -h, --help            show this help
 `;
 
@@ -74,6 +76,7 @@ export function main(argv: string[], out: Output = processOutput): number | Prom
         'metrics-listen': { type: 'string', default: `${defaultMetricsListen.host}:${defaultMetricsListen.port}` },
         'no-destination-metrics': { type: 'boolean', default: false },
         'tcp-half-open': { type: 'boolean', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -85,6 +88,10 @@ export function main(argv: string[], out: Output = processOutput): number | Prom
   }
   if (values.help) {
     out.stdout(usage);
+    return 0;
+  }
+  if (values.version) {
+    out.stdout(`ipvsd ${packageVersion()}\n`);
     return 0;
   }
   const modes = [values['check-config'], values.plan, values['dump-config']].filter(Boolean).length;

@@ -25,6 +25,12 @@ async function run(...argv: string[]): Promise<{ code: number; stdout: string; s
 }
 
 describe('ipvsd daemon mode', () => {
+  it('prints its version with -v and exits 0', async () => {
+    const r = await run('-v');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ipvsd \d+\.\d+\.\d+\n$/);
+  });
+
   it('says in one sentence that IPVS is missing and exits 1', async () => {
     const r = await run('-f', valid, '--log-level', 'silent');
     expect(r.code).toBe(1);
