@@ -17,10 +17,19 @@ export class MetricsServer {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('ipvsd serves Prometheus metrics at /metrics\n');
         return;
       }
-      metrics.scrape().then(
-        (text) => res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE }).end(text),
-        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err instanceof Error ? err.message : String(err)}\n`),
-      );
+      // Streamed as it is rendered (chunked); an error after the first chunk can only cut the body short.
+      metrics
+        .render((chunk) => {
+          if (!res.headersSent) res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE });
+          res.write(chunk);
+        })
+        .then(
+          () => res.end(),
+          (err: unknown) => {
+            if (res.headersSent) res.destroy();
+            else res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err instanceof Error ? err.message : String(err)}\n`);
+          },
+        );
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>

@@ -2,11 +2,12 @@
 // snapshot. Per-daemon and per-virtual-server families are custom collectors in a prom-client
 // Registry (prom-client formats them); kernel and event counters are exposed with TYPE counter and
 // the values the snapshot holds, since prom-client's Counter cannot be set. The per-real-server
-// and per-checker families (thousands of series) are written in one pass by destinationFamilies:
-// prom-client's per-sample label formatting took ~400 ms at 5000 real servers. Names follow
-// peers.md §7 with prefix `ipvsd_`.
+// and per-checker families (thousands of series) are written by DestinationSeries, which keeps
+// label sets, values and each family's encoded text between scrapes and yields to the event loop
+// while it writes: prom-client's per-sample label formatting took ~400 ms at 5000 real servers.
+// Names follow peers.md §7 with prefix `ipvsd_`.
 import { Registry, type Metric } from 'prom-client';
-import type { HistogramData, StatusSnapshot } from '../daemon/status.js';
+import type { CheckerStatus, HistogramData, RealServerStatus, StatusSnapshot } from '../daemon/status.js';
 
 export interface MetricsOptions {
   /** false: no per-real-server and per-checker series (very large pools). */
@@ -55,6 +56,9 @@ function histogramSamples(name: string, data: HistogramData, labels: Labels): Sa
 export class StatusMetrics {
   readonly registry = new Registry();
   #snapshot: StatusSnapshot | undefined;
+  readonly #destinations = new DestinationSeries();
+  /** The scrape in progress: the next one starts after it, as the families keep state between scrapes. */
+  #previous: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly source: () => StatusSnapshot,
@@ -152,24 +156,61 @@ export class StatusMetrics {
     );
   }
 
-  /** One snapshot for the whole scrape, so every series agrees. */
+  /** One snapshot for the whole scrape, so every series agrees; the text goes out in slices (see render). */
   async scrape(): Promise<string> {
+    const chunks: Buffer[] = [];
+    await this.render((chunk) => chunks.push(chunk));
+    return Buffer.concat(chunks).toString();
+  }
+
+  /**
+   * Writes the exposition to `write` in chunks. The snapshot is taken at once; the destination
+   * series are then written in slices of about `sliceMs` with the event loop free in between,
+   * so health checks and VRRP adverts never wait for a large scrape. Scrapes run one at a time.
+   */
+  render(write: (chunk: Buffer) => void, sliceMs = defaultSliceMs): Promise<void> {
+    const run = this.#previous.then(() => this.#render(write, sliceMs));
+    this.#previous = run.catch(() => undefined);
+    return run;
+  }
+
+  async #render(write: (chunk: Buffer) => void, sliceMs: number): Promise<void> {
+    const slice = new Slice(sliceMs); // the snapshot counts in the first slice
     const snapshot = this.source();
     this.#snapshot = snapshot;
     try {
-      const text = await this.registry.metrics();
-      return this.options.destinations ? `${text}\n${destinationFamilies(snapshot)}` : text;
+      write(Buffer.from(await this.registry.metrics()));
     } finally {
       this.#snapshot = undefined;
     }
+    if (this.options.destinations) await this.#destinations.render(snapshot, write, slice);
   }
 }
 
-interface Family {
-  name: string;
-  help: string;
-  type: 'counter' | 'gauge';
-  lines: string[];
+/** How long a scrape holds the event loop before it yields; a slice ends late by up to 256 rows. */
+const defaultSliceMs = 3;
+
+/** How often a render loop looks at the clock (a power of two, minus one). */
+const clockMask = 255;
+
+/** Time-boxed work: spent() once the slice's time is, due(i) the same every 256 turns of a loop; next() yields to the loop and starts another. */
+class Slice {
+  #start = performance.now();
+
+  constructor(private readonly budgetMs: number) {}
+
+  due(i: number): boolean {
+    return (i & clockMask) === clockMask && this.spent();
+  }
+
+  spent(): boolean {
+    return performance.now() - this.#start >= this.budgetMs;
+  }
+
+  async next(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    this.#start = performance.now();
+  }
 }
 
 const needsEscape = /[\\"\n]/;
@@ -178,46 +219,179 @@ function escapeLabel(value: string): string {
   return needsEscape.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;
 }
 
-/** The per-real-server and per-checker families in Prometheus text format, one pass over the servers. */
-export function destinationFamilies(s: StatusSnapshot): string {
-  const family = (name: string, type: Family['type'], help: string): Family => ({ name: `ipvsd_${name}`, help, type, lines: [] });
-  const up = family('real_server_up', 'gauge', 'Real server alive by its checks (1) or not (0)');
-  const weight = family('real_server_weight', 'gauge', 'Weight ipvsd gives the real server in the kernel table (absent: not in the table)');
-  const configured = family('real_server_configured_weight', 'gauge', 'Weight in the configuration');
-  const override = family('real_server_override', 'gauge', 'Run-time override set with ipvsctl (1 for the kind in force)');
-  const since = family('real_server_last_transition_timestamp_seconds', 'gauge', 'When the real server last changed state (Unix time)');
-  const conns = family('real_server_connections_total', 'counter', 'Connections the kernel scheduled to the real server');
-  const packets = family('real_server_packets_total', 'counter', 'Packets to and from the real server (kernel counters)');
-  const bytes = family('real_server_bytes_total', 'counter', 'Bytes to and from the real server (kernel counters)');
-  const active = family('real_server_active_connections', 'gauge', 'Active connections the kernel holds to the real server');
-  const inactive = family('real_server_inactive_connections', 'gauge', 'Inactive connections the kernel holds to the real server');
-  const checkUp = family('check_up', 'gauge', 'Checker verdict: up (1) or down (0)');
-  const failures = family('check_consecutive_failures', 'gauge', 'Failed checks in a row');
-  for (const vs of s.virtualServers) {
-    const vsLabel = `vs="${escapeLabel(vs.name)}",rs="`;
-    for (const rs of vs.realServers) {
-      const l = `{${vsLabel}${escapeLabel(rs.name)}"`;
-      up.lines.push(`${up.name}${l}} ${rs.alive ? 1 : 0}`);
-      if (rs.effectiveWeight !== undefined) weight.lines.push(`${weight.name}${l}} ${rs.effectiveWeight}`);
-      configured.lines.push(`${configured.name}${l}} ${rs.configuredWeight}`);
-      if (rs.override) override.lines.push(`${override.name}${l},kind="${rs.override.kind}"} 1`);
-      since.lines.push(`${since.name}${l}} ${rs.since / 1000}`);
-      const k = rs.kernel;
-      if (k) {
-        conns.lines.push(`${conns.name}${l}} ${k.connections}`);
-        packets.lines.push(`${packets.name}${l},direction="in"} ${k.inPackets}`, `${packets.name}${l},direction="out"} ${k.outPackets}`);
-        bytes.lines.push(`${bytes.name}${l},direction="in"} ${k.inBytes}`, `${bytes.name}${l},direction="out"} ${k.outBytes}`);
-        active.lines.push(`${active.name}${l}} ${k.activeConnections}`);
-        inactive.lines.push(`${inactive.name}${l}} ${k.inactiveConnections}`);
+/**
+ * One per-real-server or per-checker family. A row (a server or a checker) has one series per
+ * label suffix; a value of NaN means no sample. The values and the family's text (encoded, after
+ * a blank line) are kept between scrapes and the text is written again only when a value changed.
+ * No line is kept: strings that outlive a scrape by thousands made the young-generation
+ * collections ten times slower.
+ */
+class SeriesFamily<Row> {
+  readonly #header: string;
+  #values = new Float64Array(0);
+  /** Each series' line up to its value (`name{labels} `), flat: encoding copies it instead of walking nested concatenations. */
+  #prefixes: string[] = [];
+  /** The prefixes' encoded length, to size a render's buffer. */
+  #prefixBytes = 0;
+  #text: Buffer | undefined;
+  #labels: readonly string[] = [];
+
+  constructor(
+    readonly name: string,
+    help: string,
+    type: 'counter' | 'gauge',
+    private readonly suffixes: readonly string[],
+    private readonly value: (row: Row, series: number) => number,
+  ) {
+    this.#header = `\n# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+  }
+
+  /** `labels` are the rows' label sets without the closing brace, a new array when the rows changed. */
+  async render(rows: readonly Row[], labels: readonly string[], slice: Slice): Promise<Buffer> {
+    const width = this.suffixes.length;
+    if (labels !== this.#labels) {
+      const prefixes: string[] = [];
+      for (let r = 0; r < labels.length; r++) {
+        if (slice.due(r)) await slice.next();
+        for (const suffix of this.suffixes) prefixes.push([this.name, labels[r], suffix, '} '].join(''));
       }
-      for (const c of rs.checkers) {
-        const cl = `${l},check="${escapeLabel(c.id.slice(c.id.lastIndexOf(' ') + 1))}"}`;
-        checkUp.lines.push(`${checkUp.name}${cl} ${c.up ? 1 : 0}`);
-        failures.lines.push(`${failures.name}${cl} ${c.consecutiveFailures}`);
+      this.#labels = labels;
+      this.#prefixes = prefixes;
+      this.#prefixBytes = prefixes.reduce((n, p) => n + Buffer.byteLength(p), 0);
+      this.#values = new Float64Array(rows.length * width);
+      this.#text = undefined;
+    }
+    const values = this.#values;
+    let changed = this.#text === undefined;
+    for (let r = 0; r < rows.length; r++) {
+      if (slice.due(r)) await slice.next();
+      for (let j = 0; j < width; j++) {
+        const v = this.value(rows[r]!, j);
+        const i = r * width + j;
+        if (v === values[i] || (Number.isNaN(v) && Number.isNaN(values[i]))) continue;
+        values[i] = v;
+        changed = true;
       }
     }
+    if (!changed) return this.#text!;
+    // Lines are encoded 256 at a time into one buffer: the text of a whole family as one string
+    // would be flattened into a large object in the old generation at every scrape.
+    const prefixes = this.#prefixes;
+    const out = Buffer.allocUnsafe(Buffer.byteLength(this.#header) + this.#prefixBytes + values.length * maxNumberLength);
+    let length = out.write(this.#header);
+    let lines = '';
+    for (let i = 0; i < values.length; i++) {
+      if ((i & clockMask) === clockMask) {
+        length += out.write(lines, length);
+        lines = '';
+        if (slice.spent()) await slice.next();
+      }
+      const v = values[i]!;
+      if (!Number.isNaN(v)) lines += `${prefixes[i]}${v}\n`;
+    }
+    length += out.write(lines, length);
+    return (this.#text = out.subarray(0, length));
   }
-  return [up, weight, configured, override, since, conns, packets, bytes, active, inactive, checkUp, failures]
-    .map((f) => `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n${f.lines.join('\n')}${f.lines.length ? '\n' : ''}`)
-    .join('\n');
+}
+
+/** The longest a number and the line's end take (`-1.7976931348623157e+308\n`). */
+const maxNumberLength = 25;
+
+const one = [''];
+const directions = [',direction="in"', ',direction="out"'];
+const overrideKinds = ['drain', 'disable', 'weight'] as const;
+const absent = NaN;
+
+/**
+ * The per-real-server and per-checker families in Prometheus text format. Label sets are built
+ * once per configuration (they change only when a reload changes the servers); see SeriesFamily
+ * for what is kept between scrapes.
+ */
+class DestinationSeries {
+  readonly #servers: RealServerStatus[] = [];
+  readonly #checkers: CheckerStatus[] = [];
+  #serverIds: string[] = [];
+  #checkerIds: string[] = [];
+  #serverLabels: string[] = [];
+  #checkerLabels: string[] = [];
+
+  readonly #serverFamilies: Array<SeriesFamily<RealServerStatus>> = [
+    new SeriesFamily('ipvsd_real_server_up', 'Real server alive by its checks (1) or not (0)', 'gauge', one, (rs) => (rs.alive ? 1 : 0)),
+    new SeriesFamily('ipvsd_real_server_weight', 'Weight ipvsd gives the real server in the kernel table (absent: not in the table)', 'gauge', one, (rs) => rs.effectiveWeight ?? absent),
+    new SeriesFamily('ipvsd_real_server_configured_weight', 'Weight in the configuration', 'gauge', one, (rs) => rs.configuredWeight),
+    new SeriesFamily(
+      'ipvsd_real_server_override',
+      'Run-time override set with ipvsctl (1 for the kind in force)',
+      'gauge',
+      overrideKinds.map((kind) => `,kind="${kind}"`),
+      (rs, j) => (rs.override?.kind === overrideKinds[j] ? 1 : absent),
+    ),
+    new SeriesFamily('ipvsd_real_server_last_transition_timestamp_seconds', 'When the real server last changed state (Unix time)', 'gauge', one, (rs) => rs.since / 1000),
+    new SeriesFamily('ipvsd_real_server_connections_total', 'Connections the kernel scheduled to the real server', 'counter', one, (rs) => rs.kernel?.connections ?? absent),
+    new SeriesFamily('ipvsd_real_server_packets_total', 'Packets to and from the real server (kernel counters)', 'counter', directions, (rs, j) =>
+      rs.kernel ? (j === 0 ? rs.kernel.inPackets : rs.kernel.outPackets) : absent,
+    ),
+    new SeriesFamily('ipvsd_real_server_bytes_total', 'Bytes to and from the real server (kernel counters)', 'counter', directions, (rs, j) =>
+      rs.kernel ? (j === 0 ? rs.kernel.inBytes : rs.kernel.outBytes) : absent,
+    ),
+    new SeriesFamily('ipvsd_real_server_active_connections', 'Active connections the kernel holds to the real server', 'gauge', one, (rs) => rs.kernel?.activeConnections ?? absent),
+    new SeriesFamily('ipvsd_real_server_inactive_connections', 'Inactive connections the kernel holds to the real server', 'gauge', one, (rs) => rs.kernel?.inactiveConnections ?? absent),
+  ];
+
+  readonly #checkerFamilies: Array<SeriesFamily<CheckerStatus>> = [
+    new SeriesFamily('ipvsd_check_up', 'Checker verdict: up (1) or down (0)', 'gauge', one, (c) => (c.up ? 1 : 0)),
+    new SeriesFamily('ipvsd_check_consecutive_failures', 'Failed checks in a row', 'gauge', one, (c) => c.consecutiveFailures),
+  ];
+
+  /** Writes the families, each after a blank line. */
+  async render(snapshot: StatusSnapshot, write: (chunk: Buffer) => void, slice: Slice): Promise<void> {
+    if (!this.#rows(snapshot)) await this.#relabel(snapshot, slice);
+    for (const family of this.#serverFamilies) write(await family.render(this.#servers, this.#serverLabels, slice));
+    for (const family of this.#checkerFamilies) write(await family.render(this.#checkers, this.#checkerLabels, slice));
+  }
+
+  /** Gathers the snapshot's servers and checkers in order; false when they are not the previous scrape's. */
+  #rows(s: StatusSnapshot): boolean {
+    const servers = this.#servers;
+    const checkers = this.#checkers;
+    servers.length = 0;
+    checkers.length = 0;
+    let same = true;
+    for (const vs of s.virtualServers) {
+      for (const rs of vs.realServers) {
+        same &&= this.#serverIds[servers.length * 2] === vs.name && this.#serverIds[servers.length * 2 + 1] === rs.name;
+        servers.push(rs);
+        for (const c of rs.checkers) {
+          same &&= this.#checkerIds[checkers.length] === c.id;
+          checkers.push(c);
+        }
+      }
+    }
+    return same && servers.length * 2 === this.#serverIds.length && checkers.length === this.#checkerIds.length;
+  }
+
+  /** New label sets (after a reload); the families see new arrays and format every line again. */
+  async #relabel(s: StatusSnapshot, slice: Slice): Promise<void> {
+    const serverIds: string[] = [];
+    const checkerIds: string[] = [];
+    const serverLabels: string[] = [];
+    const checkerLabels: string[] = [];
+    for (const vs of s.virtualServers) {
+      const vsLabel = `{vs="${escapeLabel(vs.name)}",rs="`;
+      for (const rs of vs.realServers) {
+        if (slice.due(serverLabels.length)) await slice.next();
+        const labels = `${vsLabel}${escapeLabel(rs.name)}"`;
+        serverIds.push(vs.name, rs.name);
+        serverLabels.push(labels);
+        for (const c of rs.checkers) {
+          checkerIds.push(c.id);
+          checkerLabels.push(`${labels},check="${escapeLabel(c.id.slice(c.id.lastIndexOf(' ') + 1))}"`);
+        }
+      }
+    }
+    this.#serverIds = serverIds;
+    this.#checkerIds = checkerIds;
+    this.#serverLabels = serverLabels;
+    this.#checkerLabels = checkerLabels;
+  }
 }

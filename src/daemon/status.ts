@@ -1,13 +1,16 @@
 // The daemon's state as ipvsctl and the metrics read it: one snapshot built from the pools (health),
 // the desired table, the overrides, the last kernel read, VRRP, and the events recorded here
 // (check results, transitions, reconcile passes, reloads). Nothing else keeps its own copy.
+import type { RealServer } from '../config/model.js';
 import type { ObservedEntry } from '../ipvs/client.js';
 import { destinationKey, hostPort, serviceKey, type DestinationState, type ServiceEntry, type Stats } from '../ipvs/model.js';
 import type { ReconcileReport } from '../ipvs/reconciler.js';
 import type { ProbeResult } from '../health/probe.js';
+import type { CheckerState } from '../health/checker-state.js';
+import type { RealServerState } from '../health/real-server-state.js';
 import type { VirtualRouterStatus } from '../vrrp/instance.js';
 import type { Override, OverrideEntry, Overrides } from './overrides.js';
-import { realServerName, type Pools } from './pools.js';
+import { realServerName, type Pool, type Pools } from './pools.js';
 
 /** Counters and the kernel's per-second rate estimates, as numbers (exact below 2^53). */
 export interface KernelCounters {
@@ -142,9 +145,30 @@ class DurationHistogram {
   }
 }
 
+/** One kernel service of the last read, its counters already numbers (converted once per read, not per snapshot). */
 interface KernelService {
-  stats: Stats;
-  destinations: Map<string, DestinationState> | undefined;
+  counters: KernelCounters;
+  destinations: Map<string, DestinationCounters> | undefined;
+}
+
+/** A checker's last result, one object per checker updated in place, so a snapshot needs no lookup. */
+interface CheckRecord {
+  failures: number;
+  last: CheckResultStatus | undefined;
+}
+
+/** When a real server last changed state (epoch milliseconds), one object per server updated in place. */
+interface Since {
+  at: number;
+}
+
+/** A real server's parts that are fixed for one configuration, found once instead of at every snapshot. */
+interface ServerLayout {
+  rs: RealServer;
+  name: string;
+  state: RealServerState;
+  since: Since | undefined;
+  checkers: Array<{ id: string; type: string; state: CheckerState; record: CheckRecord }>;
 }
 
 const n = (v: bigint): number => Number(v);
@@ -160,13 +184,38 @@ function counters(s: Stats): KernelCounters {
   };
 }
 
-function addCounters<T extends KernelCounters>(into: T | undefined, add: T): T {
-  if (!into) return { ...add, rates: { ...add.rates } };
-  for (const k of ['connections', 'inPackets', 'outPackets', 'inBytes', 'outBytes'] as const) {
-    into[k] += add[k];
-    into.rates[k] += add.rates[k];
+function destinationCounters(d: DestinationState): DestinationCounters {
+  const s = d.stats;
+  return {
+    connections: n(s.connections),
+    inPackets: n(s.inPackets),
+    outPackets: n(s.outPackets),
+    inBytes: n(s.inBytes),
+    outBytes: n(s.outBytes),
+    rates: { connections: n(s.connectionRate), inPackets: n(s.inPacketRate), outPackets: n(s.outPacketRate), inBytes: n(s.inByteRate), outBytes: n(s.outByteRate) },
+    activeConnections: d.activeConnections,
+    inactiveConnections: d.inactiveConnections,
+    weight: d.weight,
+  };
+}
+
+const counterNames = ['connections', 'inPackets', 'outPackets', 'inBytes', 'outBytes'] as const;
+
+/** A new sum: the counters of a kernel read are shared by the snapshots and never changed. */
+function addCounters<T extends KernelCounters>(a: T, b: T): T {
+  const sum = { ...a, rates: { ...a.rates } };
+  for (const k of counterNames) {
+    sum[k] += b[k];
+    sum.rates[k] += b.rates[k];
   }
-  return into;
+  return sum;
+}
+
+function addDestinationCounters(a: DestinationCounters, b: DestinationCounters): DestinationCounters {
+  const sum = addCounters(a, b);
+  sum.activeConnections += b.activeConnections;
+  sum.inactiveConnections += b.inactiveConnections;
+  return sum;
 }
 
 function serviceLabel(entry: ServiceEntry): string {
@@ -195,8 +244,8 @@ export class StatusModel {
   #lastReload: ReloadStatus | undefined;
   #kernel = new Map<string, KernelService>();
   #kernelReadAt: number | undefined;
-  readonly #checks = new Map<string, { failures: number; last: CheckResultStatus }>();
-  readonly #since = new Map<string, number>();
+  readonly #checks = new Map<string, CheckRecord>();
+  readonly #since = new Map<string, Since>();
   readonly #checkResults: Record<string, { success: number; failure: number }> = {};
   readonly #checkDurations = new Map<string, DurationHistogram>();
   readonly #runs = { start: 0, update: 0, sync: 0, reload: 0 };
@@ -204,6 +253,9 @@ export class StatusModel {
   #reconcileErrors = 0;
   #lastReconcile: { at: number; durationMs: number } | undefined;
   readonly #reconcileDurations = new DurationHistogram();
+  #layout: { pools: Pools; servers: Map<Pool, ServerLayout[]> } | undefined;
+  /** The weights of a desired service by destination; the desired table replaces entries that change. */
+  readonly #weights = new WeakMap<ServiceEntry, Map<string, number>>();
 
   constructor(options: StatusModelOptions) {
     this.#version = options.version;
@@ -227,16 +279,19 @@ export class StatusModel {
       for (const rs of pool.virtualServer.realServers) {
         const key = rsKey(pool.name, realServerName(rs));
         keep.add(key);
-        if (!this.#since.has(key)) this.#since.set(key, now);
+        if (!this.#since.has(key)) this.#since.set(key, { at: now });
       }
     }
     for (const key of this.#since.keys()) if (!keep.has(key)) this.#since.delete(key);
     for (const id of this.#checks.keys()) if (!pools.checkers.has(id)) this.#checks.delete(id);
+    this.#layout = undefined;
   }
 
   checkResult(checkerId: string, type: string, probe: ProbeResult, failures: number): void {
     const at = this.#now();
-    this.#checks.set(checkerId, { failures, last: { ok: probe.ok, reason: probe.reason, durationMs: probe.durationMs, at } });
+    const record = this.#checkRecord(checkerId);
+    record.failures = failures;
+    record.last = { ok: probe.ok, reason: probe.reason, durationMs: probe.durationMs, at };
     const results = (this.#checkResults[type] ??= { success: 0, failure: 0 });
     if (probe.ok) results.success++;
     else results.failure++;
@@ -247,7 +302,19 @@ export class StatusModel {
 
   /** A real server went up or down, or an override changed what it is. */
   realServerChanged(virtualServer: string, realServer: string): void {
-    this.#since.set(rsKey(virtualServer, realServer), this.#now());
+    const key = rsKey(virtualServer, realServer);
+    const since = this.#since.get(key);
+    if (since) since.at = this.#now();
+    else {
+      this.#since.set(key, { at: this.#now() });
+      this.#layout = undefined;
+    }
+  }
+
+  #checkRecord(checkerId: string): CheckRecord {
+    let record = this.#checks.get(checkerId);
+    if (!record) this.#checks.set(checkerId, (record = { failures: 0, last: undefined }));
+    return record;
   }
 
   reconciled(pass: 'start' | 'update' | 'sync' | 'reload', report: ReconcileReport): void {
@@ -281,8 +348,8 @@ export class StatusModel {
     const table = new Map<string, KernelService>();
     for (const e of entries) {
       table.set(serviceKey(e.service), {
-        stats: e.service.stats,
-        destinations: e.destinations && new Map(e.destinations.map((d) => [destinationKey(d), d])),
+        counters: counters(e.service.stats),
+        destinations: e.destinations && new Map(e.destinations.map((d) => [destinationKey(d), destinationCounters(d)])),
       });
     }
     this.#kernel = table;
@@ -294,6 +361,7 @@ export class StatusModel {
     return this.#kernelReadAt === undefined ? Infinity : this.#now() - this.#kernelReadAt;
   }
 
+  /** Read-only: its kernel counters are the last read's own objects, shared until the next read. */
   snapshot(): StatusSnapshot {
     const now = this.#now();
     const sources = this.#sources;
@@ -324,54 +392,71 @@ export class StatusModel {
     };
   }
 
+  /** Names, states, check records and times in state of every real server, by pool; rebuilt after a reload. */
+  #serversOf(pools: Pools): Map<Pool, ServerLayout[]> {
+    if (this.#layout?.pools === pools) return this.#layout.servers;
+    const checkers = new Map<RealServer, ServerLayout['checkers']>();
+    for (const entry of pools.checkers.values()) {
+      const checker = { id: entry.id, type: entry.checker.type, state: entry.state, record: this.#checkRecord(entry.id) };
+      const list = checkers.get(entry.realServer);
+      if (list) list.push(checker);
+      else checkers.set(entry.realServer, [checker]);
+    }
+    const servers = new Map<Pool, ServerLayout[]>();
+    for (const pool of pools.pools) {
+      servers.set(
+        pool,
+        pool.virtualServer.realServers.map((rs) => {
+          const name = realServerName(rs);
+          return { rs, name, state: pool.servers.get(rs)!, since: this.#since.get(rsKey(pool.name, name)), checkers: checkers.get(rs) ?? [] };
+        }),
+      );
+    }
+    this.#layout = { pools, servers };
+    return servers;
+  }
+
+  #weightsOf(entry: ServiceEntry | undefined): Map<string, number> | undefined {
+    if (!entry) return undefined;
+    let weights = this.#weights.get(entry);
+    if (!weights) this.#weights.set(entry, (weights = new Map(entry.destinations.map((d) => [destinationKey(d), d.weight]))));
+    return weights;
+  }
+
   #virtualServers(sources: StatusSources): VirtualServerStatus[] {
     const pools = sources.pools();
     const desired = sources.desired();
     const overrides = sources.overrides();
-    const checkersByServer = new Map<string, CheckerStatus[]>();
-    for (const entry of pools.checkers.values()) {
-      const key = rsKey(entry.pool.name, realServerName(entry.realServer));
-      const record = this.#checks.get(entry.id);
-      const list = checkersByServer.get(key) ?? [];
-      list.push({ id: entry.id, type: entry.checker.type, up: entry.state.up, consecutiveFailures: record?.failures ?? 0, last: record?.last });
-      checkersByServer.set(key, list);
-    }
+    const layout = this.#serversOf(pools);
     return pools.pools.map((pool) => {
       const vs = pool.virtualServer;
       const entries = pool.serviceKeys.map((k) => desired.get(k)).filter((e) => e !== undefined);
       // The first service's destinations carry the weights (every service of a group holds the same ones).
-      const weights = new Map((entries[0]?.destinations ?? []).map((d) => [destinationKey(d), d.weight]));
+      const weights = this.#weightsOf(entries[0]);
       const kernelServices = pool.serviceKeys.map((k) => this.#kernel.get(k)).filter((k) => k !== undefined);
       let vsCounters: KernelCounters | undefined;
-      for (const k of kernelServices) vsCounters = addCounters(vsCounters, counters(k.stats));
-      const realServers = vs.realServers.map((rs): RealServerStatus => {
-        const name = realServerName(rs);
-        const key = rsKey(pool.name, name);
-        const state = pool.servers.get(rs)!;
+      for (const k of kernelServices) vsCounters = vsCounters ? addCounters(vsCounters, k.counters) : k.counters;
+      const poolOverrides = overrides.of(pool.name);
+      const realServers = layout.get(pool)!.map(({ rs, name, state, since, checkers }): RealServerStatus => {
         let kernel: DestinationCounters | undefined;
         for (const k of kernelServices) {
           const d = k.destinations?.get(name);
-          if (!d) continue;
-          const add: DestinationCounters = Object.assign(counters(d.stats), { activeConnections: d.activeConnections, inactiveConnections: d.inactiveConnections, weight: d.weight });
-          if (kernel) {
-            addCounters(kernel, add);
-            kernel.activeConnections += add.activeConnections;
-            kernel.inactiveConnections += add.inactiveConnections;
-          } else kernel = add;
+          if (d) kernel = kernel ? addDestinationCounters(kernel, d) : d;
         }
-        const o = overrides.get(pool.name, name);
-        const health: RealServerHealth = o?.override.kind === 'disable' ? 'disabled' : o?.override.kind === 'drain' ? 'drained' : state.alive ? 'up' : 'down';
+        const o = poolOverrides?.get(name);
+        const alive = state.alive;
+        const health: RealServerHealth = o?.override.kind === 'disable' ? 'disabled' : o?.override.kind === 'drain' ? 'drained' : alive ? 'up' : 'down';
         return {
           name,
           address: rs.address,
           port: rs.port,
           state: health,
-          alive: state.alive,
+          alive,
           configuredWeight: state.configuredWeight,
-          effectiveWeight: weights.get(name),
+          effectiveWeight: weights?.get(name),
           override: o && { ...o.override, since: o.since },
-          since: this.#since.get(key) ?? this.#loadedAt,
-          checkers: checkersByServer.get(key) ?? [],
+          since: since?.at ?? this.#loadedAt,
+          checkers: checkers.map((c) => ({ id: c.id, type: c.type, up: c.state.up, consecutiveFailures: c.record.failures, last: c.record.last })),
           kernel,
         };
       });

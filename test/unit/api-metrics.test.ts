@@ -1,9 +1,14 @@
 // The Prometheus text built from one status snapshot: names, types, labels, values, the
-// per-destination switch, and events recorded in the status model.
+// per-destination switch, and events recorded in the status model; what the destination series
+// keep between scrapes, the slices a scrape is written in, and the endpoint that streams it.
+import { request } from 'node:http';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { destinationFamilies, StatusMetrics } from '../../src/api/metrics.js';
+import { MetricsServer } from '../../src/api/metrics-server.js';
+import { StatusMetrics } from '../../src/api/metrics.js';
 import { parseListen } from '../../src/api/metrics-listen.js';
-import { fakeDaemon, webConfig } from './api-status-source.js';
+import type { StatusSnapshot } from '../../src/daemon/status.js';
+import { fakeDaemon, kernelOf, webConfig, type FakeDaemon } from './api-status-source.js';
 
 function scrape(destinations: boolean) {
   const fake = fakeDaemon(webConfig(3), () => 1_700_000_100_000);
@@ -81,10 +86,121 @@ describe('metrics', () => {
 });
 
 describe('destination families', () => {
-  it('escape label values as the text format requires', () => {
+  it('escape label values as the text format requires', async () => {
     const { fake } = scrape(true);
     const snapshot = fake.status.snapshot();
     snapshot.virtualServers[0]!.name = 'group "w\\eb"\nx';
-    expect(destinationFamilies(snapshot)).toContain('ipvsd_real_server_up{vs="group \\"w\\\\eb\\"\\nx",rs="10.1.0.1:8080"} 1');
+    const text = await new StatusMetrics(() => snapshot, { destinations: true }).scrape();
+    expect(text).toContain('ipvsd_real_server_up{vs="group \\"w\\\\eb\\"\\nx",rs="10.1.0.1:8080"} 1');
+  });
+});
+
+/** What a StatusMetrics that has never scraped writes for the same state. */
+const fresh = (fake: FakeDaemon) => new StatusMetrics(() => fake.status.snapshot(), { destinations: true }).scrape();
+
+/** Renders in slices of `sliceMs`; counts the turns of the event loop that ran in between. */
+async function sliced(metrics: StatusMetrics, sliceMs: number): Promise<{ text: string; turns: number }> {
+  const chunks: Buffer[] = [];
+  let turns = 0;
+  let done = false;
+  const turn = (): void => {
+    if (done) return;
+    turns++;
+    setImmediate(turn);
+  };
+  setImmediate(turn);
+  await metrics.render((c) => chunks.push(c), sliceMs);
+  done = true;
+  return { text: Buffer.concat(chunks).toString(), turns };
+}
+
+describe('destination series between scrapes', () => {
+  it('a later scrape shows every change: checks, overrides, a new kernel read, a reload', async () => {
+    const fake = fakeDaemon(webConfig(40), () => 1_700_000_100_000);
+    const metrics = new StatusMetrics(() => fake.status.snapshot(), { destinations: true });
+    const changes: Array<() => void> = [
+      () => fake.status.checkResult('tcp 10.99.0.100:80 10.1.0.7:8080 TCP_CHECK', 'TCP_CHECK', { ok: false, reason: 'refused', durationMs: 2 }, 4),
+      () => {
+        fake.overrides.set('tcp 10.99.0.100:80', '10.1.0.3:8080', { kind: 'weight', weight: 9 }, 1);
+        fake.overrides.set('tcp 10.99.0.100:80', '10.1.0.4:8080', { kind: 'disable' }, 1);
+        fake.desired();
+      },
+      () => fake.overrides.set('tcp 10.99.0.100:80', '10.1.0.3:8080', { kind: 'drain' }, 2),
+      () => fake.status.kernelRead(kernelOf(fake.desired()).map((e) => ({ ...e, destinations: e.destinations!.slice(5).map((d) => ({ ...d, activeConnections: 99 })) }))),
+      () => fake.status.kernelRead([]),
+    ];
+    const seen = new Set<string>();
+    for (const change of changes) {
+      change();
+      const text = await metrics.scrape();
+      expect(text).toBe(await fresh(fake));
+      seen.add(text);
+    }
+    expect(seen.size).toBe(changes.length);
+    const reloaded = fakeDaemon(webConfig(30), () => 1_700_000_100_000);
+    let snapshots = 0;
+    const swapped = new StatusMetrics(() => (snapshots++ === 0 ? fake : reloaded).status.snapshot(), { destinations: true });
+    await swapped.scrape();
+    const text = await swapped.scrape();
+    expect(text).toBe(await fresh(reloaded));
+    expect(text).not.toContain('rs="10.1.0.31:8080"');
+  });
+
+  it('a large scrape yields to the event loop between slices and writes the same text', async () => {
+    const fake = fakeDaemon(webConfig(1200));
+    const whole = await sliced(new StatusMetrics(() => fake.status.snapshot(), { destinations: true }), Infinity);
+    const inSlices = await sliced(new StatusMetrics(() => fake.status.snapshot(), { destinations: true }), 0);
+    expect(whole.turns).toBe(0);
+    // Every 256 rows of every family: the label sets, then each family's values and text.
+    expect(inSlices.turns).toBeGreaterThan(30);
+    expect(inSlices.text).toBe(whole.text);
+  });
+
+  it('scrapes run one after another: one that starts while another is written does not change it', async () => {
+    const fake = fakeDaemon(webConfig(1200));
+    const metrics = new StatusMetrics(() => fake.status.snapshot(), { destinations: true });
+    const before = await fresh(fake);
+    const chunks: Buffer[] = [];
+    const first = metrics.render((c) => chunks.push(c), 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    fake.status.kernelRead([]);
+    fake.status.checkResult('tcp 10.99.0.100:80 10.1.0.7:8080 TCP_CHECK', 'TCP_CHECK', { ok: false, reason: 'refused', durationMs: 2 }, 4);
+    const second = metrics.scrape();
+    await first;
+    expect(Buffer.concat(chunks).toString()).toBe(before);
+    expect(await second).toBe(await fresh(fake));
+  });
+});
+
+describe('metrics endpoint', () => {
+  const get = (port: number, path: string) =>
+    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      })
+        .on('error', reject)
+        .end();
+    });
+
+  it('streams the scrape with the Prometheus content type, and says why it cannot', async () => {
+    const fake = fakeDaemon(webConfig(600));
+    let source: () => StatusSnapshot = () => fake.status.snapshot();
+    const server = await MetricsServer.listen('127.0.0.1', 0, new StatusMetrics(() => source(), { destinations: true }));
+    try {
+      const ok = await get(server.port, '/metrics');
+      expect(ok.status).toBe(200);
+      expect(ok.headers['content-type']).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
+      expect(ok.headers['transfer-encoding']).toBe('chunked');
+      expect(ok.body).toBe(await fresh(fake));
+      source = () => {
+        throw new Error('ipvsd is starting');
+      };
+      expect(await get(server.port, '/metrics')).toMatchObject({ status: 500, body: 'ipvsd is starting\n' });
+      expect((await get(server.port, '/')).status).toBe(404);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1,7 +1,33 @@
-// The status model: one snapshot from pools, desired table, overrides, kernel read and events.
+// The status model: one snapshot from pools, desired table, overrides, kernel read and events,
+// and what it keeps per configuration (names, check records, times in state) across reloads.
 import { describe, expect, it } from 'vitest';
 import { formatDuration, formatStatus } from '../../src/api/status-table.js';
+import { loadConfigText } from '../../src/config/load.js';
+import { desiredTable } from '../../src/daemon/desired-table.js';
+import { Overrides } from '../../src/daemon/overrides.js';
+import { buildPools, type Pools } from '../../src/daemon/pools.js';
+import { StatusModel } from '../../src/daemon/status.js';
 import { fakeDaemon, kernelOf, webConfig } from './api-status-source.js';
+
+/** A status model over pools that a test replaces, as a reload does. */
+function reloadable(text: string, now: () => number) {
+  const build = (t: string, previous?: Pools) => buildPools(loadConfigText(t, 'keepalived.conf', { configId: 'lb1' }).config!, previous);
+  let pools = build(text);
+  const overrides = new Overrides();
+  const status = new StatusModel({ version: '0.1.0', configPath: 'keepalived.conf', now });
+  status.attach({
+    pools: () => pools,
+    desired: () => desiredTable(pools.config, (vs) => pools.byVirtualServer.get(vs)!.state, () => undefined),
+    overrides: () => overrides,
+    vrrpInstances: () => [],
+    vrrpSyncGroups: () => [],
+    logLevel: () => 'info',
+  });
+  return { status, swap: (t: string) => (pools = build(t, pools)) };
+}
+
+const servers = (s: ReturnType<StatusModel['snapshot']>) =>
+  Object.fromEntries(s.virtualServers[0]!.realServers.map((rs) => [rs.name, { since: rs.since, failures: rs.checkers[0]?.consecutiveFailures, last: rs.checkers[0]?.last?.reason }]));
 
 describe('status model', () => {
   it('records check results, transitions and time in state with the injected clock', () => {
@@ -65,6 +91,74 @@ virtual_server group web {
     expect(vs.kernel).toBeUndefined();
     expect(vs.realServers[0]!.kernel).toBeUndefined();
     expect(formatStatus(fake.status.snapshot())).toContain('kernel counters: the service was not in the kernel at the last read');
+  });
+
+  it('a reload: new servers start their time in state at the reload, a checker gone and back starts afresh', () => {
+    let now = 1000;
+    const text = (addresses: string[]) =>
+      `virtual_server 10.99.0.100 80 {\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n${addresses.map((a) => `    real_server ${a} 8080 {\n        TCP_CHECK {\n        }\n    }\n`).join('')}}\n`;
+    const before = ['10.1.0.1', '10.1.0.2'];
+    const after = ['10.2.0.1', '10.1.0.2', '10.1.0.3'];
+    const { status, swap } = reloadable(text(before), () => now);
+    now = 2000;
+    status.checkResult('tcp 10.99.0.100:80 10.1.0.1:8080 TCP_CHECK', 'TCP_CHECK', { ok: false, reason: 'refused', durationMs: 1 }, 3);
+    expect(servers(status.snapshot())['10.1.0.1:8080']).toEqual({ since: 1000, failures: 3, last: 'refused' });
+    now = 3000;
+    status.realServerChanged('tcp 10.99.0.100:80', '10.1.0.1:8080');
+    expect(servers(status.snapshot())['10.1.0.1:8080']!.since).toBe(3000);
+
+    // The daemon swaps the pools, then (after the kernel is updated) says reloaded: a snapshot can come between.
+    now = 4000;
+    swap(text(after));
+    expect(servers(status.snapshot())).toEqual({
+      '10.2.0.1:8080': { since: 1000, failures: 0, last: undefined },
+      '10.1.0.2:8080': { since: 1000, failures: 0, last: undefined },
+      '10.1.0.3:8080': { since: 1000, failures: 0, last: undefined },
+    });
+    now = 4500;
+    status.realServerChanged('tcp 10.99.0.100:80', '10.2.0.1:8080');
+    expect(servers(status.snapshot())['10.2.0.1:8080']!.since).toBe(4500);
+    now = 5000;
+    status.reloaded(true);
+    expect(servers(status.snapshot())).toEqual({
+      '10.2.0.1:8080': { since: 4500, failures: 0, last: undefined },
+      '10.1.0.2:8080': { since: 1000, failures: 0, last: undefined },
+      '10.1.0.3:8080': { since: 5000, failures: 0, last: undefined },
+    });
+    now = 5500;
+    status.realServerChanged('tcp 10.99.0.100:80', '10.1.0.3:8080');
+    expect(servers(status.snapshot())['10.1.0.3:8080']!.since).toBe(5500);
+
+    now = 6000;
+    swap(text(before));
+    status.reloaded(true);
+    expect(servers(status.snapshot())['10.1.0.1:8080']).toEqual({ since: 6000, failures: 0, last: undefined });
+    status.checkResult('tcp 10.99.0.100:80 10.1.0.1:8080 TCP_CHECK', 'TCP_CHECK', { ok: false, reason: 'timeout', durationMs: 1 }, 1);
+    expect(servers(status.snapshot())['10.1.0.1:8080']).toEqual({ since: 6000, failures: 1, last: 'timeout' });
+  });
+
+  it('snapshots share nothing a later snapshot changes: group sums are new each time', () => {
+    const fake = fakeDaemon(`virtual_server_group web {
+    10.99.0.100 80
+    10.99.0.101 80
+}
+virtual_server group web {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.1.0.1 8080 {
+        weight 1
+    }
+}
+`);
+    fake.status.kernelRead(kernelOf(fake.desired()));
+    const first = fake.status.snapshot();
+    fake.status.snapshot();
+    const third = fake.status.snapshot();
+    for (const s of [first, third]) {
+      expect(s.virtualServers[0]!.kernel).toMatchObject({ connections: 2001, rates: { connections: 2 } });
+      expect(s.virtualServers[0]!.realServers[0]!.kernel).toMatchObject({ connections: 2, activeConnections: 0, rates: { inBytes: 8 } });
+    }
   });
 
   it('formats durations', () => {
