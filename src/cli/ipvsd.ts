@@ -144,8 +144,10 @@ export function main(argv: string[], out: Output = processOutput): number | Prom
     const lines = formatRules(planTable(config));
     if (lines.length) out.stdout(`${lines.join('\n')}\n`);
   } else if (values['dump-config']) {
-    // Absent settings print as null so every field of the model is visible.
-    out.stdout(`${JSON.stringify(config, (_key, value: unknown) => (value === undefined ? null : value), 2)}\n`);
+    // Absent settings print as null so every field of the model is visible; secrets (VRRP auth_pass,
+    // the SSL key's password) are hidden, since the dump is made to be read and pasted.
+    const shown = (key: string, value: unknown): unknown => (value === undefined ? null : key === 'password' && typeof value === 'string' ? '(hidden)' : value);
+    out.stdout(`${JSON.stringify(config, shown, 2)}\n`);
   }
   return 0;
 }

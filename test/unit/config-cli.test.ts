@@ -91,6 +91,12 @@ describe('ipvsd --plan and --dump-config', () => {
     expect(model.virtualServers[0].realServers[1].checkers[0].retry).toBe(1);
   });
 
+  it('hides passwords in the dump', () => {
+    const r = run('--dump-config', '-f', fixture('valid/nginx-pair-master.conf'));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).vrrpInstances[0].authentication.password).toBe('(hidden)');
+  });
+
   it('prints nothing on stdout for an invalid file', () => {
     const r = run('--plan', '-f', fixture('invalid/bad-values.conf'));
     expect(r.code).toBe(1);
