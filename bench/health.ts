@@ -6,7 +6,7 @@
 // namespace, where only the daemon connects), CPU per check and RSS of the daemon's processes.
 // The last line is one JSON object with both and the ratios ipvsd / keepalived.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, openSync, writeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +17,14 @@ const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
 const ipvsdArgs = (process.env.BENCH_IPVSD_ARGS ?? '').split(' ').filter(Boolean);
 /** Node flags for ipvsd, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/abs/dir' to profile it. */
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** BENCH_DAEMONS=ipvsd measures ipvsd alone (profiling runs); the comparison needs both. */
+const daemons = (process.env.BENCH_DAEMONS ?? 'keepalived,ipvsd').split(',').filter(Boolean);
+/** BENCH_IPVSD_LOG=/work/path keeps ipvsd's log lines (with BENCH_IPVSD_ARGS='--log-level info'). */
+const ipvsdLog = process.env.BENCH_IPVSD_LOG;
 /** After all servers are in: let the first round's spread settle before sampling. */
 const SETTLE_MS = 3000;
+/** Time given to write a heap snapshot of some 100 MB inside the guest. */
+const SNAPSHOT_MS = 20_000;
 const FIRST_PORT = 10_000;
 const SINK = '10.99.0.11';
 const ipvsdCli = fileURLToPath(new URL('../src/cli/ipvsd.js', import.meta.url));
@@ -156,7 +162,10 @@ function startDaemon(name: string, conf: string, dir: string): ChildProcess {
   const argv = name === 'keepalived'
     ? [...limit, 'keepalived', '-n', '-l', '-C', '-f', conf, '-p', join(dir, 'keepalived.pid'), '-c', join(dir, 'checkers.pid'), '-r', join(dir, 'vrrp.pid')]
     : [...limit, process.execPath, ...nodeArgs, ipvsdCli, '-f', conf, '--log-level', 'warn', ...ipvsdArgs];
-  return spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+  const log = name === 'ipvsd' && ipvsdLog !== undefined ? openSync(ipvsdLog, 'a') : 'ignore';
+  // The log's own clock, so its lines can be read as time since the spawn.
+  if (log !== 'ignore') writeSync(log, `${JSON.stringify({ time: Date.now(), event: 'bench-spawn' })}\n`);
+  return spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', log, log] });
 }
 
 async function measure(name: string, n: number, conf: string, dir: string): Promise<Measurement> {
@@ -169,6 +178,7 @@ async function measure(name: string, n: number, conf: string, dir: string): Prom
   while (performance.now() < deadline && child.exitCode === null) {
     if (destinationsInTable() >= n) {
       startToAllS = (performance.now() - started) / 1000;
+      if (name === 'ipvsd' && ipvsdLog !== undefined) appendFileSync(ipvsdLog, `${JSON.stringify({ time: Date.now(), event: 'bench-all-in' })}\n`);
       break;
     }
     await sleep(200);
@@ -182,6 +192,17 @@ async function measure(name: string, n: number, conf: string, dir: string): Prom
   const seconds = (after.at - before.at) / 1000;
   const checks = after.opens - before.opens;
   const cpu = after.cpuSeconds - before.cpu;
+  // BENCH_NODE_ARGS='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=/work/dir': a heap snapshot at the end of the window.
+  const snapshotSignal = name === 'ipvsd' ? /^--heapsnapshot-signal=(\w+)$/.exec(nodeArgs.find((a) => a.startsWith('--heapsnapshot-signal=')) ?? '')?.[1] : undefined;
+  if (snapshotSignal !== undefined) {
+    child.kill(snapshotSignal as NodeJS.Signals);
+    await sleep(SNAPSHOT_MS);
+  }
+  // With a log file: where the memory is (anonymous = heap and malloc, file = the node binary's pages).
+  if (name === 'ipvsd' && ipvsdLog !== undefined) {
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8').split('\n').filter((l) => /^(VmRSS|RssAnon|RssFile|RssShmem|VmData|Threads)/.test(l));
+    appendFileSync(ipvsdLog, `${JSON.stringify({ time: Date.now(), event: 'bench-memory', status })}\n`);
+  }
   const sent = performance.now();
   child.kill('SIGTERM');
   const exitedAt = await Promise.race([exited, sleep(30_000).then(() => NaN)]);
@@ -233,9 +254,10 @@ async function main(): Promise<void> {
       });
       const conf = join(dir, `c-${n}.conf`);
       writeFileSync(conf, config(n));
-      const keepalived = await measure('keepalived', n, conf, dir);
-      const ipvsd = await measure('ipvsd', n, conf, dir);
+      const keepalived = daemons.includes('keepalived') ? await measure('keepalived', n, conf, dir) : undefined;
+      const ipvsd = daemons.includes('ipvsd') ? await measure('ipvsd', n, conf, dir) : undefined;
       sink.kill('SIGKILL');
+      if (!keepalived || !ipvsd) continue;
       results[`n${n}`] = {
         keepalived,
         ipvsd,

@@ -4,7 +4,8 @@
 import pLimit from 'p-limit';
 import { createProbe, type Probe } from '../../checkers/index.js';
 import { Scheduler, type CheckReport, type Clock } from '../health/scheduler.js';
-import { turnNow } from '../health/turn-clock.js';
+import { LagReport, type CheckLag } from '../health/lag-report.js';
+import { freshTurnNow, turnNow } from '../health/turn-clock.js';
 import { WakeTimer } from '../health/wake-timer.js';
 import type { CheckerEntry, Pools } from './pools.js';
 
@@ -17,9 +18,23 @@ export interface HealthChecksOptions {
   concurrency?: number;
   /** TCP_CHECK as half-open SYN probes over one raw socket (checkers/tcp-syn.ts). */
   tcpHalfOpen?: boolean;
+  /** At most every 10 s: checks started late (the event loop was busy) and slots left out. */
+  onLag?: (lag: CheckLag) => void;
 }
 
 const clock: Clock = { now: turnNow };
+
+/**
+ * Due checkers started per scheduler tick: thousands due at once (the first wave) go out in
+ * slices, so replies are read in between and each slice's deadlines come from a fresh turn clock.
+ */
+const tickBudget = 1000;
+
+/** Checks due within this many milliseconds of each other run in one tick. */
+const wakeSlackMs = 10;
+
+/** A check starting later than this after its slot is late (the wake slack is not lateness). */
+const lateToleranceMs = 20;
 
 /** Stands in for a probe that could not be built, so the checker says why on every run. */
 function failingProbe(key: string, message: string): Probe {
@@ -33,9 +48,18 @@ function failingProbe(key: string, message: string): Probe {
 export class HealthChecks {
   readonly #options: HealthChecksOptions;
   readonly #scheduler: Scheduler;
-  readonly #timer = new WakeTimer(clock);
+  readonly #timer = new WakeTimer(clock, { slackMs: wakeSlackMs });
   #probes = new Map<string, Probe>();
   #pools: Pools | undefined;
+  readonly #lag = new LagReport({ windowMs: 10_000, toleranceMs: lateToleranceMs });
+  /** Each tick starts from a fresh reading: its probes' deadlines are measured from it. */
+  readonly #tickable = {
+    tick: (): void => {
+      freshTurnNow();
+      this.#scheduler.tick();
+    },
+    nextDueAt: (): number | undefined => this.#scheduler.nextDueAt(),
+  };
 
   constructor(options: HealthChecksOptions) {
     this.#options = options;
@@ -47,12 +71,16 @@ export class HealthChecks {
         return probe ? probe.run(deadline) : Promise.resolve({ ok: false, reason: 'the check was removed', durationMs: 0 });
       },
       onResult: (report) => {
+        const lag = this.#lag.note(clock.now(), report.latenessMs, report.step.skipped);
+        if (lag) this.#options.onLag?.(lag);
         const entry = this.#pools?.checkers.get(report.checkerId);
         if (entry) this.#options.onResult(entry, report);
       },
+      lateToleranceMs,
       limit: (fn) => limit(fn),
       onNextDue: this.#timer.arm,
       onError: options.onError,
+      tickBudget,
     });
   }
 
@@ -86,7 +114,7 @@ export class HealthChecks {
     this.#probes = probes;
     this.#pools = pools;
     for (const entry of pools.checkers.values()) this.#scheduler.add(entry.id, keys.get(entry.id)!, entry.state);
-    this.#timer.drive(this.#scheduler);
+    this.#timer.drive(this.#tickable);
   }
 
   /** Stops every checker and releases the probes; results still in flight are dropped. */

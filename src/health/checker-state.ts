@@ -27,7 +27,7 @@ export interface CheckerSettings {
   warmupMs?: number | undefined;
   /** Start down: the real server is not used before this checker's first success. */
   alpha: boolean;
-  /** MISC_CHECK: the next run is measured from this run's start, not from its end. */
+  /** MISC_CHECK: a retry, too, is measured from the failed run's slot, not from its end. */
   measureFromStart?: boolean;
   rise?: number | undefined;
   fall?: number | undefined;
@@ -45,11 +45,11 @@ export interface CheckerStep {
   /** When the next probe is due (never before now). */
   dueAt: number;
   /**
-   * The nominal time that next run stands for; earlier than `dueAt` only when a MISC_CHECK
-   * catches up after running late, so its period stays on the grid of its due times.
+   * The nominal time that next run stands for; earlier than `dueAt` only when that slot passed
+   * while this probe ran, so the period stays on the grid of the slots.
    */
   slotAt: number;
-  /** MISC_CHECK runs left out because the check fell more than a whole period behind. */
+  /** Slots left out because this run started after them (it fell more than a period behind). */
   skipped: number;
   up: boolean;
   /** Set when this result changed the checker's state. */
@@ -81,6 +81,9 @@ export function validateCheckerSettings(s: CheckerSettings): void {
   if (s.fall !== undefined) requireCount('fall', s.fall, 1);
 }
 
+/** The next run: one delay_loop after this run's slot, or a retry delay_before_retry later. */
+type NextRun = 'loop' | 'retry';
+
 /** The up/down state of one checker and when it runs next; no clock of its own. */
 export class CheckerState {
   readonly settings: Readonly<CheckerSettings>;
@@ -92,6 +95,8 @@ export class CheckerState {
   #successes = 0;
   #reason = 'not checked yet';
   readonly #counting: boolean;
+  /** The warmup share an alpha checker's early first run postponed to its next slot. */
+  #firstRunShift = 0;
 
   constructor(settings: CheckerSettings) {
     validateCheckerSettings(settings);
@@ -131,10 +136,20 @@ export class CheckerState {
     this.#retried = previous.#retried > 0 && retry > 0 ? Math.min(previous.#retried, retry - 1) : 0;
   }
 
-  /** When the first probe is due: 1 s plus a uniform random share of warmup. */
+  /**
+   * When the first probe is due: a uniform random share of warmup after keepalived's 1 s start
+   * delay. An alpha checker that has never run goes at once instead (keepalived waits there
+   * too, but its server is out of the table until it passes, so waiting only keeps capacity
+   * out); its share of warmup then shifts the runs after the first, which keeps the checkers'
+   * later runs spread over the period as keepalived's are.
+   */
   start(now: number, random: () => number): number {
-    const warmup = this.settings.warmupMs ?? this.settings.delayLoopMs;
-    return now + firstRunDelayMs + Math.floor(random() * warmup);
+    const spread = Math.floor(random() * (this.settings.warmupMs ?? this.settings.delayLoopMs));
+    if (this.settings.alpha && !this.#hasRun) {
+      this.#firstRunShift = spread;
+      return now;
+    }
+    return now + firstRunDelayMs + spread;
   }
 
   /** A suspended checker (ha_suspend) keeps its rhythm without probing. */
@@ -144,21 +159,28 @@ export class CheckerState {
 
   /**
    * Applies one probe result that finished at `now`. `scheduledAt` is the run's slot (default:
-   * its start); MISC_CHECK measures its period from there, so a late start does not push later
-   * runs back: a missed slot runs at once, and a check more than a whole period behind skips to
-   * the latest slot and says how many it left out.
+   * its start). The next delay_loop run is due one period after that slot, so neither the probe's
+   * duration nor a late start moves later runs: a slot that passed while the probe ran is run at
+   * once, and slots that passed before it started are left out (counted in `skipped`), since
+   * this run already checked after them. A retry comes delay_before_retry after the failure
+   * (MISC_CHECK: after the failed run's slot).
    */
   result(now: number, probe: ProbeResult, scheduledAt: number = now - probe.durationMs): CheckerStep {
     const wasUp = this.#up;
     const firstRun = !this.#hasRun;
-    const delay = this.#counting ? this.#countResult(probe, firstRun) : this.#retryResult(probe);
+    const next = this.#counting ? this.#countResult(probe, firstRun) : this.#retryResult(probe);
     this.#hasRun = true;
     this.#reason = probe.reason;
     this.#failures = probe.ok ? 0 : this.#failures + 1;
-    let slotAt = (this.settings.measureFromStart ? scheduledAt : now) + delay;
+    const s = this.settings;
+    const delay = next === 'loop' ? s.delayLoopMs : s.delayBeforeRetryMs;
+    let slotAt = (next === 'loop' || s.measureFromStart ? scheduledAt : now) + delay + this.#firstRunShift;
+    this.#firstRunShift = 0;
+    // A run that started after later slots of its grid stands for them: no burst of catch-up runs.
+    const startedAt = now - probe.durationMs;
     let skipped = 0;
-    if (delay > 0 && slotAt + delay <= now) {
-      skipped = Math.floor((now - slotAt) / delay);
+    if (delay > 0 && slotAt <= startedAt) {
+      skipped = Math.floor((startedAt - slotAt) / delay) + 1;
       slotAt += skipped * delay;
     }
     return {
@@ -177,37 +199,37 @@ export class CheckerState {
     return !probe.ok && this.settings.fastFail === true && probe.hard === true;
   }
 
-  /** keepalived: returns the delay to the next run. */
-  #retryResult(probe: ProbeResult): number {
+  /** keepalived: whether the next run is the regular one or a retry. */
+  #retryResult(probe: ProbeResult): NextRun {
     const s = this.settings;
     if (probe.ok || this.#retried >= s.retry || this.#hardFailure(probe)) {
       this.#retried = 0;
       this.#up = probe.ok;
-      return s.delayLoopMs;
+      return 'loop';
     }
     // Retries only count down an up checker; a down one is simply re-checked every delay_loop.
-    if (!this.#up) return s.delayLoopMs;
+    if (!this.#up) return 'loop';
     this.#retried++;
-    return s.delayBeforeRetryMs;
+    return 'retry';
   }
 
-  /** rise/fall counting: returns the delay to the next run. */
-  #countResult(probe: ProbeResult, firstRun: boolean): number {
+  /** rise/fall counting: whether the next run is the regular one or a retry. */
+  #countResult(probe: ProbeResult, firstRun: boolean): NextRun {
     const s = this.settings;
     if (probe.ok) {
-      if (this.#up) return s.delayLoopMs;
+      if (this.#up) return 'loop';
       this.#successes++;
-      if (this.#successes < (s.rise ?? 1)) return s.delayBeforeRetryMs;
+      if (this.#successes < (s.rise ?? 1)) return 'retry';
       this.#successes = 0;
       this.#up = true;
-      return s.delayLoopMs;
+      return 'loop';
     }
     this.#successes = 0;
-    if (!this.#up) return s.delayLoopMs;
+    if (!this.#up) return 'loop';
     if (firstRun || this.#hardFailure(probe) || this.#failures + 1 >= (s.fall ?? 1)) {
       this.#up = false;
-      return s.delayLoopMs;
+      return 'loop';
     }
-    return s.delayBeforeRetryMs;
+    return 'retry';
   }
 }

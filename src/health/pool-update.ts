@@ -22,9 +22,11 @@ export function applyCheckResult(
   step: CheckerStep,
   probe: ProbeResult,
 ): PoolUpdate {
-  const weightChanged = probe.ok && probe.weightAdjust !== undefined && server.setWeightAdjust(checkerId, probe.weightAdjust);
+  const before = server.alive ? server.weight : 0;
   const aliveBefore = server.alive;
+  const weightChanged = probe.ok && probe.weightAdjust !== undefined && server.setWeightAdjust(checkerId, probe.weightAdjust);
   const event = server.applyChecker(checkerId, step);
   const changed = weightChanged || aliveBefore !== server.alive;
-  return { server: event, quorum: changed ? service.update() : undefined, changed };
+  const after = server.alive ? server.weight : 0;
+  return { server: event, quorum: changed ? service.memberChanged(before, after) : undefined, changed };
 }

@@ -59,6 +59,8 @@ export class RealServerState implements PoolMember {
   readonly #checkerUp = new Map<string, boolean>();
   readonly #adjust = new Map<string, number>();
   #failed = 0;
+  /** The effective weight, recomputed when an adjustment changes (read on every quorum check). */
+  #weight: number;
 
   constructor(settings: RealServerSettings) {
     if (!Number.isInteger(settings.weight) || settings.weight < 0 || settings.weight > maxWeight) {
@@ -67,6 +69,7 @@ export class RealServerState implements PoolMember {
     this.address = settings.address;
     this.port = settings.port;
     this.configuredWeight = settings.weight;
+    this.#weight = settings.weight;
     this.inhibit = settings.inhibitOnFailure;
     for (const c of settings.checkers) {
       if (this.#checkerUp.has(c.id)) throw new HealthSettingsError(`checker ${c.id} listed twice`);
@@ -80,9 +83,7 @@ export class RealServerState implements PoolMember {
   }
 
   get weight(): number {
-    let sum = this.configuredWeight;
-    for (const a of this.#adjust.values()) sum += a;
-    return clampWeight(sum);
+    return this.#weight;
   }
 
   /** Checkers that are down now, in configuration order. */
@@ -117,9 +118,12 @@ export class RealServerState implements PoolMember {
   setWeightAdjust(id: string, adjust: number): boolean {
     if (!this.#checkerUp.has(id)) throw new HealthSettingsError(`checker ${id} does not belong to ${this.address}:${this.port}`);
     if (!Number.isFinite(adjust)) throw new HealthSettingsError(`weight adjustment must be finite, got ${adjust}`);
-    const before = this.weight;
+    const before = this.#weight;
     this.#adjust.set(id, adjust);
-    return this.weight !== before;
+    let sum = this.configuredWeight;
+    for (const a of this.#adjust.values()) sum += a;
+    this.#weight = clampWeight(sum);
+    return this.#weight !== before;
   }
 
   /** Whether the destination belongs in the table on its own account, and with what weight. */

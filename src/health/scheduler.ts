@@ -39,6 +39,12 @@ export interface SchedulerOptions {
   onNextDue?: (at: number | undefined) => void;
   /** Receives what `onResult` threw; by default it is re-thrown outside the scheduler. */
   onError?: (err: unknown) => void;
+  /**
+   * Due checkers one `tick` handles at most; the rest wait for the next tick (the due time it
+   * reports is then already past). Bounds how long one tick holds the event loop, so replies
+   * are read between waves and a per-turn clock stays fresh for the probes' deadlines.
+   */
+  tickBudget?: number;
 }
 
 export interface SchedulerStats {
@@ -53,7 +59,7 @@ export interface SchedulerStats {
   totalLatenessMs: number;
   /** Probes that never settled and were failed at deadline + grace. */
   abandonedProbes: number;
-  /** MISC_CHECK runs left out after falling more than a whole period behind. */
+  /** Slots left out because their checker's run started after them (see CheckerState.result). */
   skippedRuns: number;
 }
 
@@ -92,10 +98,12 @@ const runDirectly: Limiter = (fn) => fn();
  *
  * No drift: due times are absolute, so a late tick makes the checks that were due late (each
  * one still runs, oldest first, and is counted with its lateness) but never moves anyone
- * else's schedule. Each checker then reschedules from its own result as keepalived does: from
- * the end of the check, or for MISC_CHECK from its slot, so it runs a missed slot at once and
- * returns to its grid (a stall longer than a whole period skips to the latest slot and counts
- * the runs left out in `skippedRuns`, rather than bursting them).
+ * else's schedule. A checker's next regular run is due one delay_loop after its slot, not after
+ * its result as in keepalived (whose period stretches by the probe's duration and the loop's
+ * lag): a slot that passed while the probe ran is run at once, and a run that started after
+ * later slots stands for them (counted in `skippedRuns`), so a stall is caught up by one run per
+ * checker and the checker is back on its grid, without a burst. Retries wait delay_before_retry
+ * from the failure (see CheckerState.result).
  *
  * Shared probes: checkers with the same probe key keep their own state and settings. A checker
  * added to a key that already has one adopts that key's pending due time instead of its own
@@ -113,6 +121,7 @@ export class Scheduler {
   readonly #deadlineGraceMs: number;
   readonly #onNextDue: ((at: number | undefined) => void) | undefined;
   readonly #onError: (err: unknown) => void;
+  readonly #tickBudget: number;
   readonly #queue = new DueQueue<Entry>();
   readonly #checkers = new Map<string, Scheduled>();
   readonly #byKey = new Map<string, Set<Scheduled>>();
@@ -146,6 +155,7 @@ export class Scheduler {
         queueMicrotask(() => {
           throw err;
         }));
+    this.#tickBudget = options.tickBudget ?? Infinity;
   }
 
   /** Registers a checker and returns when it first runs. */
@@ -196,10 +206,12 @@ export class Scheduler {
     return { ...this.#stats, checkers: this.#checkers.size, probesInFlight: this.#flights.size };
   }
 
-  /** Runs everything due at the clock's now, oldest first. */
+  /** Runs what is due at the clock's now, oldest first, up to the tick budget. */
   tick(): void {
     const now = this.#clock.now();
-    for (let e = this.#queue.popDue(now); e !== undefined; e = this.#queue.popDue(now)) {
+    for (let handled = 0; handled < this.#tickBudget; handled++) {
+      const e = this.#queue.popDue(now);
+      if (e === undefined) break;
       const entry = e.value;
       if ('flight' in entry) {
         this.#abandon(entry.flight);

@@ -11,10 +11,16 @@ const forget = (): void => {
 
 /** performance.now(), as read at the start of this turn's work. */
 export function turnNow(): number {
-  if (reading === undefined) {
-    reading = performance.now();
-    setImmediate(forget);
-  }
+  return reading ?? freshTurnNow();
+}
+
+/**
+ * Reads the clock again for the rest of this turn: for work that must not inherit a reading
+ * taken before a long stretch of the same turn (a scheduler tick computing probe deadlines).
+ */
+export function freshTurnNow(): number {
+  if (reading === undefined) setImmediate(forget);
+  reading = performance.now();
   return reading;
 }
 

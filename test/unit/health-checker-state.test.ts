@@ -11,8 +11,9 @@ const figuresA: CheckerSettings = {
   alpha: false,
 };
 
-const ok: ProbeResult = { ok: true, reason: 'connected', durationMs: 1 };
-const refused: ProbeResult = { ok: false, reason: 'connection refused', durationMs: 1, hard: true };
+// Instant answers: a run's slot is the time its result is applied.
+const ok: ProbeResult = { ok: true, reason: 'connected', durationMs: 0 };
+const refused: ProbeResult = { ok: false, reason: 'connection refused', durationMs: 0, hard: true };
 const timedOut: ProbeResult = { ok: false, reason: 'connect timeout', durationMs: 1000 };
 
 interface Run {
@@ -55,6 +56,17 @@ describe('CheckerState: keepalived arithmetic', () => {
     expect(Math.max(...firsts)).toBeGreaterThan(2900);
   });
 
+  it('alpha: the first run goes at once; its warmup share shifts the runs after it', () => {
+    const s = new CheckerState({ ...figuresA, alpha: true });
+    expect(s.start(100, () => 0.5)).toBe(100);
+    expect(s.result(101, { ...ok, durationMs: 1 }, 100)).toMatchObject({ transition: 'up', dueAt: 1600, slotAt: 1600 });
+    expect(s.result(1601, { ...ok, durationMs: 1 }, 1600).dueAt).toBe(2600);
+    // after a reload the adopted checker has run: keepalived's start delay again
+    const next = new CheckerState({ ...figuresA, alpha: true });
+    next.adopt(s);
+    expect(next.start(5000, () => 0.5)).toBe(6500);
+  });
+
   it('refused from t=10.3 s: down 2..3 s later (figures A: 2.18..3.01 s)', () => {
     for (let phase = 0; phase < 1; phase += 0.1) {
       const s = new CheckerState(figuresA);
@@ -68,7 +80,7 @@ describe('CheckerState: keepalived arithmetic', () => {
       // retry + 1 consecutive failures, the retries delay_before_retry apart
       const failed = runs.filter((r) => !r.step.up || r.step.failures > 0);
       expect(failed.slice(0, 3).map((r) => r.step.failures)).toEqual([1, 2, 3]);
-      expect(failed[1]!.at - failed[0]!.at).toBe(1001);
+      expect(failed[1]!.at - failed[0]!.at).toBe(1000);
     }
   });
 
@@ -129,17 +141,28 @@ describe('CheckerState: keepalived arithmetic', () => {
     expect(s.result(2000, refused).transition).toBe('down');
   });
 
-  it('schedules from the end of the check; MISC_CHECK from its due time', () => {
+  it('delay_loop runs keep a fixed cadence from their slots; retries wait from the failure', () => {
     const s = new CheckerState({ ...figuresA, delayLoopMs: 5000 });
-    expect(s.result(1300, { ...ok, durationMs: 300 }, 1000).dueAt).toBe(6300);
+    // neither the probe's 300 ms nor its 50 ms late start moves the next slot
+    expect(s.result(1350, { ...ok, durationMs: 300 }, 1000)).toMatchObject({ dueAt: 6000, slotAt: 6000, skipped: 0 });
+    // a run late by less than a period keeps the grid
+    expect(s.result(8000, { ...ok, durationMs: 100 }, 6000)).toMatchObject({ dueAt: 11_000, slotAt: 11_000, skipped: 0 });
+    // a slot that passed while the probe ran is run at once, and the grid is kept
+    expect(s.result(16_500, { ...ok, durationMs: 5500 }, 11_000)).toMatchObject({ dueAt: 16_500, slotAt: 16_000, skipped: 0 });
+    // a run that started after several slots stands for them: they are left out and counted
+    expect(s.result(30_000, { ...ok, durationMs: 7000 }, 6000)).toMatchObject({ dueAt: 30_000, slotAt: 26_000, skipped: 3 });
+    expect(s.result(40_100, { ...ok, durationMs: 100 }, 26_000)).toMatchObject({ dueAt: 41_000, slotAt: 41_000, skipped: 2 });
+    // a retry comes delay_before_retry after the failure, not after its slot
+    expect(s.result(31_400, { ...refused, durationMs: 400 }, 31_000)).toMatchObject({ dueAt: 32_400, slotAt: 32_400, failures: 1 });
+    // and the cadence goes on from the retry's slot
+    expect(s.result(32_500, { ...ok, durationMs: 100 }, 32_400)).toMatchObject({ dueAt: 37_400, slotAt: 37_400 });
+  });
+
+  it('MISC_CHECK measures retries from the failed run\'s slot too', () => {
     const misc = new CheckerState({ ...figuresA, delayLoopMs: 5000, measureFromStart: true });
-    expect(misc.result(1300, { ...ok, durationMs: 300 }, 1000).dueAt).toBe(6000);
-    // a slot missed by less than a period runs at once and keeps the grid
-    expect(misc.result(12_000, { ...ok, durationMs: 100 }, 6900)).toMatchObject({ dueAt: 12_000, slotAt: 11_900, skipped: 0 });
-    // a run longer than several periods skips to the latest slot and says so
-    expect(misc.result(30_000, { ...ok, durationMs: 7000 }, 6000)).toMatchObject({ dueAt: 30_000, slotAt: 26_000, skipped: 3 });
-    // end-measured checkers never skip
-    expect(s.result(20_000, { ...ok, durationMs: 9000 }, 6300)).toMatchObject({ dueAt: 25_000, slotAt: 25_000, skipped: 0 });
+    misc.result(1300, { ...ok, durationMs: 300 }, 1000);
+    expect(misc.result(6400, { ...refused, durationMs: 400 }, 6000)).toMatchObject({ dueAt: 7000, slotAt: 7000 });
+    expect(misc.result(7200, { ...ok, durationMs: 200 }, 7000)).toMatchObject({ dueAt: 12_000 });
   });
 
   it('idle (ha_suspend) keeps the delay_loop rhythm', () => {

@@ -87,6 +87,16 @@ describe('Scheduler: keepalived timing end to end', () => {
     });
   }
 
+  it('runs every delay_loop whatever the probe takes (keepalived: delay_loop + probe time)', async () => {
+    const { sim, scheduler, calls } = harness(async (s) => {
+      await s.sleep(300);
+      return { ok: true, reason: 'connected', durationMs: 300 };
+    });
+    scheduler.add('a', 'k', new CheckerState({ ...figuresA, warmupMs: 0 }));
+    await sim.runUntil(10_500, scheduler);
+    expect(calls.map((c) => c.at)).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000]);
+  });
+
   it('passes connect_timeout as the deadline from the probe start', async () => {
     const { sim, scheduler, calls } = harness(tcpServer('refuse', Infinity));
     scheduler.add('a', 'k', new CheckerState({ ...figuresA, connectTimeoutMs: 2500, warmupMs: 0 }));
@@ -108,10 +118,11 @@ describe('Scheduler: keepalived timing end to end', () => {
 describe('Scheduler: event-loop lag', () => {
   it('counts late checks, runs every one of them oldest first, and moves no one else', async () => {
     const { sim, scheduler, reports } = harness(tcpServer('refuse', Infinity));
+    // first runs at 1000 + 5n: no two slots coincide
     for (let n = 0; n < 10; n++) {
-      scheduler.add(`c${n}`, `k${n}`, new CheckerState({ ...figuresA, warmupMs: 0, delayLoopMs: 1000 + n * 1000 }));
+      scheduler.add(`c${n}`, `k${n}`, new CheckerState({ ...figuresA, warmupMs: n * 10, delayLoopMs: 1000 + n * 1000 }));
     }
-    await sim.runUntil(3000, scheduler);
+    await sim.runUntil(3500, scheduler);
     const before = reports.length;
     expect(scheduler.stats().lateProbes).toBe(0);
     const pending = Array.from({ length: 10 }, (_, n) => scheduler.dueAt(`c${n}`)!);
@@ -132,12 +143,14 @@ describe('Scheduler: event-loop lag', () => {
     for (const r of late) expect(r.latenessMs).toBe(7500 - pending[Number(r.checkerId.slice(1))]!);
     // checkers that were not yet due keep their time
     for (let n = 0; n < 10; n++) if (pending[n]! > 7500) expect(scheduler.dueAt(`c${n}`)).toBe(pending[n]);
-    // and the overdue ones resume their rhythm from the late run
-    expect(scheduler.dueAt('c0')).toBe(8501);
+    // and the overdue ones, each checked once, are back on their grid
+    expect(scheduler.dueAt('c0')).toBe(8000);
+    expect(scheduler.dueAt('c1')).toBe(9005);
+    expect(scheduler.stats().skippedRuns).toBe(3 + 1 + 1); // c0: 5000, 6000, 7000; c1: 7005; c2: 7010
     expect(reports.length - before).toBe(overdue.length);
   });
 
-  it('MISC_CHECK (measured from the due time) catches up to its grid after a stall', async () => {
+  it('after a stall one late run stands for the slots it missed, then the grid goes on', async () => {
     const { sim, scheduler, reports } = harness(async (s) => {
       await s.sleep(10);
       return { ok: true, reason: 'exit 0', durationMs: 10 };
@@ -148,17 +161,16 @@ describe('Scheduler: event-loop lag', () => {
     sim.t = 5200; // stalled past the slots 4000 and 5000
     scheduler.tick();
     await sim.runUntil(7100, scheduler);
-    // slot 4000 runs late, slot 5000 right after it, then back on the grid
+    // slot 4000 runs late and stands for slot 5000 too, then back on the grid
     expect(reports.slice(3).map((r) => [r.at, r.latenessMs])).toEqual([
       [5210, 1200],
-      [5220, 210],
       [6010, 0],
       [7010, 0],
     ]);
-    expect(scheduler.stats()).toMatchObject({ lateProbes: 2, skippedRuns: 0 });
+    expect(scheduler.stats()).toMatchObject({ lateProbes: 1, skippedRuns: 1 });
   });
 
-  it('MISC_CHECK stalled for many periods skips to its latest slot and counts what it left out', async () => {
+  it('stalled for many periods: one run, the slots it stood for counted as left out', async () => {
     const { sim, scheduler, reports } = harness(async (s) => {
       await s.sleep(10);
       return { ok: true, reason: 'exit 0', durationMs: 10 };
@@ -170,10 +182,9 @@ describe('Scheduler: event-loop lag', () => {
     await sim.runUntil(66_500, scheduler);
     expect(reports.slice(1).map((r) => [r.at, r.latenessMs])).toEqual([
       [65_010, 63_000],
-      [65_020, 10],
       [66_010, 0],
     ]);
-    expect(scheduler.stats().skippedRuns).toBe(62);
+    expect(scheduler.stats().skippedRuns).toBe(63);
   });
 
   it('time spent queued behind the concurrency cap is lateness too, and nothing is skipped', async () => {
@@ -204,6 +215,30 @@ describe('Scheduler: event-loop lag', () => {
   });
 });
 
+describe('Scheduler: tick budget', () => {
+  it('a tick starts at most `tickBudget` due checkers; the rest go next tick, oldest first, and are not lost', async () => {
+    const { sim, scheduler, calls } = harness(tcpServer('refuse', Infinity), { tickBudget: 2 });
+    for (let n = 0; n < 5; n++) scheduler.add(`c${n}`, `k${n}`, new CheckerState({ ...figuresA, warmupMs: 0 }));
+    sim.t = 1000;
+    scheduler.tick();
+    expect(calls.map((c) => c.key)).toEqual(['k0', 'k1']);
+    // what is left is already due: the daemon's timer fires again at once
+    expect(scheduler.nextDueAt()).toBe(1000);
+    sim.t = 1001;
+    scheduler.tick();
+    scheduler.tick();
+    expect(calls.map((c) => [c.key, c.at])).toEqual([
+      ['k0', 1000],
+      ['k1', 1000],
+      ['k2', 1001],
+      ['k3', 1001],
+      ['k4', 1001],
+    ]);
+    await sim.runUntil(1500, scheduler);
+    expect(scheduler.stats().probesStarted).toBe(5);
+  });
+});
+
 describe('Scheduler: shared probes', () => {
   it('identical checkers run one probe per due time and all receive its result', async () => {
     const { sim, scheduler, reports, calls } = harness(tcpServer('refuse', 4500));
@@ -229,12 +264,12 @@ describe('Scheduler: shared probes', () => {
     await sim.runUntil(1100, scheduler); // a's probe runs 1000..1300
     scheduler.add('b', 'same', new CheckerState({ ...figuresA, warmupMs: 0 })); // due 2100, no pending peer
     expect(scheduler.dueAt('b')).toBe(2100);
-    await sim.runUntil(2500, scheduler); // a due 2300 joins b's probe started 2100
-    expect(calls.map((c) => c.at)).toEqual([1000, 2100]);
+    await sim.runUntil(2500, scheduler); // b due 2100 joins a's probe started 2000
+    expect(calls.map((c) => c.at)).toEqual([1000, 2000]);
     expect(reports.map((r) => [r.checkerId, r.at, r.sharedBy])).toEqual([
       ['a', 1300, 1],
-      ['b', 2400, 2],
-      ['a', 2400, 2],
+      ['a', 2300, 2],
+      ['b', 2300, 2],
     ]);
   });
 
@@ -244,8 +279,8 @@ describe('Scheduler: shared probes', () => {
     scheduler.add('strict', 'k', new CheckerState({ ...figuresA, warmupMs: 0, retry: 0 }));
     await sim.runUntil(8000, scheduler);
     const down = (id: string) => reports.find((r) => r.checkerId === id && r.step.transition === 'down')!.at;
-    expect(down('strict')).toBe(3003);
-    expect(down('patient')).toBe(6006);
+    expect(down('strict')).toBe(3001);
+    expect(down('patient')).toBe(6004);
   });
 });
 
@@ -284,12 +319,13 @@ describe('Scheduler: lifecycle', () => {
   });
 
   it('a probe that never settles is failed at deadline + grace and the checker goes on', async () => {
-    const { sim, scheduler, reports } = harness(() => new Promise<ProbeResult>(() => undefined), { deadlineGraceMs: 500 });
+    const { sim, scheduler, reports, calls } = harness(() => new Promise<ProbeResult>(() => undefined), { deadlineGraceMs: 500 });
     scheduler.add('a', 'k', new CheckerState({ ...figuresA, warmupMs: 0 }));
     await sim.runUntil(2600, scheduler);
     expect(reports.map((r) => [r.at, r.probe.reason])).toEqual([[2500, 'probe did not finish by its deadline']]);
     expect(scheduler.stats().abandonedProbes).toBe(1);
-    expect(scheduler.dueAt('a')).toBe(3500);
+    // its slot 2000 passed while it hung: the next run starts at once
+    expect(calls.map((c) => c.at)).toEqual([1000, 2500]);
   });
 
   it('a throwing listener reaches onError and does not stall other checkers', async () => {
@@ -307,7 +343,7 @@ describe('Scheduler: lifecycle', () => {
     await sim.runUntil(2500, scheduler);
     expect(errors).toHaveLength(2);
     expect(seen).toEqual(['a', 'b', 'a', 'b']);
-    expect(scheduler.dueAt('b')).toBe(3002);
+    expect(scheduler.dueAt('b')).toBe(3000);
   });
 
   it('reports the earliest due time so the daemon can arm one timer', async () => {
@@ -316,7 +352,7 @@ describe('Scheduler: lifecycle', () => {
     scheduler.add('a', 'k', new CheckerState({ ...figuresA, warmupMs: 0 }));
     expect(dues).toEqual([1000]);
     await sim.runUntil(1001, scheduler);
-    expect(dues).toContain(2001);
+    expect(dues).toContain(2000);
   });
 
   it('rejects duplicate and unknown checker ids', () => {

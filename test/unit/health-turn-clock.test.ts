@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { turnEpochNow, turnNow } from '../../src/health/turn-clock.js';
+import { freshTurnNow, turnEpochNow, turnNow } from '../../src/health/turn-clock.js';
 
 const busy = (ms: number) => {
   const end = performance.now() + ms;
@@ -19,5 +19,13 @@ describe('turnNow', () => {
   it('gives epoch time from the same reading', () => {
     expect(Math.abs(turnEpochNow() - Date.now())).toBeLessThan(1000);
     expect(turnEpochNow()).toBe(performance.timeOrigin + turnNow());
+  });
+
+  it('freshTurnNow reads again, and the rest of the turn shares the new reading', () => {
+    const first = turnNow();
+    busy(5);
+    const fresh = freshTurnNow();
+    expect(fresh).toBeGreaterThanOrEqual(first + 5);
+    expect(turnNow()).toBe(fresh);
   });
 });

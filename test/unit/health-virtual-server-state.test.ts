@@ -37,6 +37,18 @@ describe('VirtualServerState: quorum', () => {
     expect(v.liveWeight()).toBe(5);
   });
 
+  it('memberChanged moves W by one member\'s share without re-reading the pool', () => {
+    const rs = pool([1, 1, 1]);
+    const { v } = vs({ quorum: 2, hysteresis: 0 }, rs);
+    fail(rs[0]!);
+    expect(v.memberChanged(1, 0)).toBeUndefined(); // W = 2
+    fail(rs[1]!);
+    expect(v.memberChanged(1, 0)).toEqual({ kind: 'quorum_down', weight: 1, threshold: 2, initial: false });
+    heal(rs[0]!);
+    expect(v.memberChanged(0, 1)).toEqual({ kind: 'quorum_up', weight: 2, threshold: 2, initial: false });
+    expect(v.liveWeight()).toBe(2);
+  });
+
   it('starts up when W >= quorum + hysteresis, else reports an initial quorum_down', () => {
     expect(vs({ quorum: 2, hysteresis: 1 }, pool([1, 1, 1])).start).toBeUndefined();
     const { v, start } = vs({ quorum: 2, hysteresis: 2 }, pool([1, 1, 1]));

@@ -53,4 +53,22 @@ describe('WakeTimer', () => {
     expect(ticks).toBe(1);
     expect(vi.getTimerCount()).toBe(1);
   });
+
+  it('with slack, checks due within one window share a tick at its end', () => {
+    let ticks = 0;
+    const dues = [1001, 1004, 1009, 1011];
+    const timer = new WakeTimer({ now: () => Date.now() }, { slackMs: 10 });
+    const ticksAt: number[] = [];
+    timer.drive({
+      tick: () => {
+        ticks++;
+        ticksAt.push(Date.now());
+        while (dues.length > 0 && dues[0]! <= Date.now()) dues.shift();
+      },
+      nextDueAt: () => dues[0],
+    });
+    vi.advanceTimersByTime(1100);
+    expect(ticksAt).toEqual([1010, 1020]);
+    expect(ticks).toBe(2);
+  });
 });
