@@ -35,12 +35,17 @@ export class StepTimer {
   }
 }
 
-/** undici's connect hook: our own net/tls connect, so bindto, bind_port, SNI and timeouts are ours. */
+/**
+ * undici's connect hook: our own net/tls connect, so bindto, bind_port, SNI and timeouts are ours.
+ * `onTlsError` hears the first error after the handshake: undici replaces a TLS alert (a refused
+ * client certificate arrives as one) with "other side closed" when the socket ends after it.
+ */
 export function connector(
   target: SocketTarget,
   tlsOptions: tls.ConnectionOptions | undefined,
   step: () => number,
   onConnected: () => void,
+  onTlsError: (err: Error) => void = () => {},
 ): buildConnector.connector {
   return (_options, callback) => {
     let settled = false;
@@ -81,7 +86,10 @@ export function connector(
       const secure = tls.connect({ host: target.host, ...tlsOptions, socket });
       socket = secure;
       secure.once('error', settle);
-      secure.once('secureConnect', () => settle(null));
+      secure.once('secureConnect', () => {
+        secure.once('error', onTlsError);
+        settle(null);
+      });
     });
   };
 }

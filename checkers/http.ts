@@ -7,9 +7,10 @@
 //   1.0 request got a plain body; undici decodes chunks, so the digest is over the decoded body.
 // - All urls are checked in one run (keepalived checks one url per delay_loop).
 // - The regex sees the first 64 KiB of the body (keepalived: 4 KiB) unless offsets say otherwise.
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { ConnectionOptions } from 'node:tls';
+import tls, { type ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import type { HttpCheck, HttpUrl } from '../src/config/model.js';
 import { connectionKey, socketTarget } from './connection.js';
@@ -30,14 +31,25 @@ import { Attempt, describeError, hostPort, probeKey, stepTimeout, type Probe, ty
 export interface HttpProbeOptions {
   /** Verify the server certificate and its name (SSL_GET). Off by default, as keepalived never verifies. */
   verifyCertificate?: boolean;
-  /** PEM CA certificates to verify against instead of the system store. */
+  /** PEM CA certificates: the trust store instead of the system one, and where the client chain is completed. */
   ca?: string | Buffer;
+  /** The client certificate presented to a server that asks for one (keepalived's SSL block). */
+  clientCertificate?: ClientCertificate;
   /** Request method; GET by default. */
   method?: string;
   /** Extra request headers; they cannot replace Host or User-Agent. */
   headers?: Readonly<Record<string, string>>;
   /** Response headers every url's answer must carry. */
   expectHeaders?: readonly ExpectedHeader[];
+}
+
+export interface ClientCertificate {
+  /** PEM certificate, optionally followed by its chain. */
+  cert: string;
+  /** PEM private key. */
+  key: string;
+  /** Decrypts the key. */
+  passphrase?: string;
 }
 
 const USER_AGENT = 'KeepAliveClient';
@@ -102,12 +114,26 @@ export function httpProbe(spec: HttpCheck, options: HttpProbeOptions = {}): Prob
     headers,
     verify: options.verifyCertificate ?? false,
     ca: options.ca?.toString() ?? '',
+    // A digest, so the key holds no secret; a renewed certificate or key makes a new probe on reload.
+    client: clientFingerprint(options.clientCertificate),
     expect: options.expectHeaders?.map((h) => ({ ...h, pattern: h.pattern?.toString() })) ?? [],
   };
+
+  // One context for every connection: parsing the certificates (and decrypting the key) per handshake would cost more than the check.
+  let secureContext: tls.SecureContext | undefined;
+  let contextError: string | undefined;
+  if (secure && (options.ca !== undefined || options.clientCertificate !== undefined)) {
+    try {
+      secureContext = tls.createSecureContext({ ...(options.ca !== undefined && { ca: options.ca }), ...options.clientCertificate });
+    } catch (err) {
+      contextError = `TLS: cannot use the ${options.clientCertificate ? 'client certificate or CA' : 'CA'}: ${(err as Error).message}`;
+    }
+  }
 
   async function run(deadline: number): Promise<ProbeResult> {
     const attempt = new Attempt(label);
     if (compileError !== undefined) return attempt.fail(compileError);
+    if (contextError !== undefined) return attempt.fail(contextError);
     if (urls.length === 0) return attempt.fail('no url to check');
     const remaining = deadline - performance.now();
     if (remaining <= 0) return attempt.fail('deadline passed before the connect');
@@ -140,15 +166,16 @@ export function httpProbe(spec: HttpCheck, options: HttpProbeOptions = {}): Prob
       ? {
           // keepalived's SSL_GET never verifies the certificate; verification is opt-in here.
           rejectUnauthorized: options.verifyCertificate ?? false,
-          ...(options.ca !== undefined && { ca: options.ca }),
+          ...(secureContext !== undefined && { secureContext }),
           ...(prepared.servername !== undefined && { servername: prepared.servername }),
           ALPNProtocols: ['http/1.1'],
         }
       : undefined;
+    let tlsError: Error | undefined;
     const { Client } = await undici;
     // A client per request, destroyed after it, so no socket outlives the probe.
     const client = new Client(`${secure ? 'https' : 'http'}://${authority}`, {
-      connect: connector(target, tlsOptions, step, () => stall.arm('no response headers')),
+      connect: connector(target, tlsOptions, step, () => stall.arm('no response headers'), (err) => (tlsError = err)),
       pipelining: 0,
     });
     try {
@@ -164,7 +191,7 @@ export function httpProbe(spec: HttpCheck, options: HttpProbeOptions = {}): Prob
     } catch (err) {
       if (deadlineSignal.aborted) return { detail: 'deadline reached', hard: false };
       if (stall.signal.aborted) return { detail: (stall.signal.reason as Error).message, hard: false };
-      return failureOf(err);
+      return failureOf(err, tlsError);
     } finally {
       stall.clear();
       client.destroy().catch(() => {});
@@ -218,7 +245,12 @@ export function httpProbe(spec: HttpCheck, options: HttpProbeOptions = {}): Prob
   return { key: probeKey(spec.type, keyParts), describe: () => label, run };
 }
 
-function failureOf(err: unknown): Failure {
+function clientFingerprint(client: ClientCertificate | undefined): string {
+  if (client === undefined) return '';
+  return createHash('sha256').update(client.cert).update('\0').update(client.key).update('\0').update(client.passphrase ?? '').digest('hex');
+}
+
+function failureOf(err: unknown, tlsError: Error | undefined): Failure {
   const code = (err as { code?: string } | null)?.code;
   switch (code) {
     case 'ERR_CHECK_STEP_TIMEOUT':
@@ -226,11 +258,13 @@ function failureOf(err: unknown): Failure {
     case 'UND_ERR_SOCKET': {
       const cause = (err as { cause?: unknown }).cause;
       if (cause !== undefined) return describeError(cause);
+      if (tlsError !== undefined) return failureOf(tlsError, undefined);
       return { detail: `connection closed before a complete response (${(err as Error).message})`, hard: false };
     }
     default: {
       const { detail, hard } = describeError(err);
-      return { detail: code?.startsWith('ERR_TLS') || code?.includes('CERT') ? `TLS: ${detail}` : detail, hard };
+      const isTls = code !== undefined && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT'));
+      return { detail: isTls ? `TLS: ${detail}` : detail, hard };
     }
   }
 }

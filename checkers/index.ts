@@ -15,7 +15,7 @@ import { udpProbe } from './udp.js';
 export type { Probe, ProbeResult } from './probe.js';
 export { unappliedSettings } from './connection.js';
 export type { FileProbe } from './file.js';
-export type { HttpProbeOptions } from './http.js';
+export type { ClientCertificate, HttpProbeOptions } from './http.js';
 export type { ExpectedHeader } from './http-criteria.js';
 
 export interface ProbeOptions {
@@ -64,7 +64,7 @@ export function createProbe(checker: Checker, server: Endpoint & { weight?: numb
   }
 }
 
-/** The probe options an HTTP checker's ipvsd keywords ask for; the CA file is read now, at (re)load. */
+/** The probe options an HTTP checker's ipvsd keywords and SSL block ask for; files are read now, at (re)load. */
 function httpOptions(checker: HttpCheck): HttpProbeOptions {
   const headers: Record<string, string> = {};
   for (const { name, value } of checker.requestHeaders ?? []) {
@@ -78,12 +78,26 @@ function httpOptions(checker: HttpCheck): HttpProbeOptions {
     verifyCertificate: checker.verifyCertificate ?? false,
   };
   if (checker.method !== undefined) options.method = checker.method;
-  if (checker.verifyCertificate && checker.caFile !== undefined) {
-    try {
-      options.ca = readFileSync(checker.caFile, 'utf8');
-    } catch (err) {
-      throw new ProbeSetupError(`${checker.type}: cannot read ca_file ${checker.caFile}: ${(err as Error).message}`);
-    }
+  const ssl = checker.sslClient;
+  // The SSL block's ca is always in the store (it completes the client chain); ca_file adds to it under verify_certificate.
+  const cas: string[] = [];
+  if (checker.verifyCertificate && checker.caFile !== undefined) cas.push(readPem(checker, 'ca_file', checker.caFile));
+  if (ssl?.caFile !== undefined) cas.push(readPem(checker, 'SSL ca', ssl.caFile));
+  if (cas.length > 0) options.ca = cas.join('\n');
+  if (ssl?.certificateFile !== undefined && ssl.keyFile !== undefined) {
+    options.clientCertificate = {
+      cert: readPem(checker, 'SSL certificate', ssl.certificateFile),
+      key: readPem(checker, 'SSL key', ssl.keyFile),
+      ...(ssl.password !== undefined && { passphrase: ssl.password }),
+    };
   }
   return options;
+}
+
+function readPem(checker: HttpCheck, what: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ProbeSetupError(`${checker.type}: cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
 }
