@@ -12,6 +12,13 @@ import { Attempt, probeKey, stepTimeout, type Probe, type ProbeResult } from './
 import { resolveIdentity, type Identity } from './script-identity.js';
 
 const KILL_AFTER_MS = 2000;
+const TIMEOUT_REASON = 'no exit within';
+
+/** A failure because the script ran past misc_timeout (keepalived mails "timed out" for it, not "failed"). */
+export function isMiscTimeout(reason: string): boolean {
+  return reason.includes(`: ${TIMEOUT_REASON} `);
+}
+
 /** The end of the script's output kept for the failure message. */
 const OUTPUT_TAIL = 200;
 
@@ -63,7 +70,7 @@ export function miscProbe(spec: MiscCheck, configuredWeight: number): Probe {
       const timer = setTimeout(() => {
         killGroup(child, 'SIGTERM');
         setTimeout(() => killGroup(child, 'SIGKILL'), KILL_AFTER_MS);
-        finish(attempt.fail(`no exit within ${Math.round(timeout)} ms; process group sent SIGTERM`));
+        finish(attempt.fail(`${TIMEOUT_REASON} ${Math.round(timeout)} ms; process group sent SIGTERM`));
       }, timeout);
       child.once('error', (err) => finish(attempt.fail(`cannot start: ${err.message}`)));
       child.once('exit', (code, signal) => {

@@ -8,7 +8,7 @@ import { ControlAnswerError, ControlClient, ControlUnreachableError } from '../a
 import { defaultSocketPath, type OverrideAction } from '../api/control-protocol.js';
 import { formatStatus, formatVrrp } from '../api/status-table.js';
 import { formatDiagnostic } from '../config/ast.js';
-import { loadConfig } from '../config/load.js';
+import { loadRunnableConfig } from '../daemon/script-security.js';
 import { invokedDirectly } from './invoked-directly.js';
 import { processOutput, type Output } from './output.js';
 
@@ -44,7 +44,7 @@ function checkConfig(path: string, out: Output): number {
     out.stderr(`ipvsctl: cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}\n`);
     return 1;
   }
-  const { config, diagnostics } = loadConfig(path, { configId: hostname().split('.')[0]! });
+  const { config, diagnostics } = loadRunnableConfig(path, { configId: hostname().split('.')[0]! });
   for (const d of diagnostics) out.stderr(`${formatDiagnostic(d)}\n`);
   if (!config) return 1;
   out.stdout(`${path}: valid\n`);

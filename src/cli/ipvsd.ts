@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatDiagnostic } from '../config/ast.js';
-import { loadConfig } from '../config/load.js';
+import { loadRunnableConfig } from '../daemon/script-security.js';
 import { planTable } from '../config/plan.js';
 import { formatRules } from '../ipvs/ipvsadm-rules.js';
 import { isLogLevel, logLevels } from '../daemon/log-level.js';
@@ -134,7 +134,7 @@ export function main(argv: string[], out: Output = processOutput): number | Prom
       )
       .catch((err: unknown) => fail(`internal error: ${err instanceof Error ? err.message : String(err)}`, 1));
   }
-  const { config, diagnostics } = loadConfig(path, {
+  const { config, diagnostics } = loadRunnableConfig(path, {
     configId,
     readFile: (p) => (p === path ? mainText : readFileSync(p, 'utf8')),
   });

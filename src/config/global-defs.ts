@@ -112,7 +112,7 @@ function fifo(name: string, field: FifoField): Keyword<Draft>[] {
       name: `${name}_script`,
       handle: (d, st, cx) => {
         const s = script(st, cx);
-        if (s) d.fifoScripts[field] = { script: s, st };
+        if (s) d.fifoScripts[field] = { script: { ...s, pos: st.keyword.pos }, st };
       },
     },
   ];

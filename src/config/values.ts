@@ -136,7 +136,7 @@ export function script(st: Statement, cx: ParseContext): Script | undefined {
     return undefined;
   }
   cx.firstScript ??= st.keyword;
-  return { argv, user: words[1] ?? '', group: words[2] ?? '' };
+  return { argv, user: words[1] ?? '', group: words[2] ?? '', pos: st.keyword.pos };
 }
 
 /** IPv4 dotted netmask (contiguous) to a prefix length. */

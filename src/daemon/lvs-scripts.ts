@@ -1,7 +1,8 @@
-// The scripts keepalived runs for LVS: a real server's notify_up / notify_down on its transitions,
-// a virtual server's quorum_up / quorum_down on quorum changes, with no arguments appended. Each
-// runs in the background through the script runner (no shell, a hung one killed), in order per
-// real server or virtual server, and its result goes to a callback for the log.
+// The transitions keepalived reports for LVS (to scripts, FIFOs and mails alike), and the scripts
+// they run: a real server's notify_up / notify_down on its transitions, a virtual server's
+// quorum_up / quorum_down on quorum changes, with no arguments appended. Each runs in the
+// background through the script runner (no shell, a hung one killed), in order per real server or
+// virtual server, and its result goes to a callback for the log.
 import type { RealServer, Script, VirtualServer } from '../config/model.js';
 import type { ScriptResult, ScriptRunner } from '../vrrp/script-runner.js';
 import { realServerName, type Pool, type Pools } from './pools.js';
@@ -42,18 +43,34 @@ export function quorumScript(pool: Pool, up: boolean): LvsScriptCall | undefined
   return script && { kind: up ? 'quorum_up' : 'quorum_down', virtualServer: pool.name, script };
 }
 
+/**
+ * A transition keepalived reports to the scripts, the FIFOs and the mails alike: a real server
+ * up or down, or a virtual server's quorum. `removed` marks a real server taken out by a reload
+ * or the stop rather than by its checks.
+ */
+export type LvsEvent =
+  | { kind: 'real-server'; pool: Pool; realServer: RealServer; up: boolean; removed: boolean }
+  | { kind: 'quorum'; pool: Pool; up: boolean };
+
 const present = (call: LvsScriptCall | undefined): call is LvsScriptCall => call !== undefined;
+
+/** The script an event runs, if one is configured. */
+export function eventScript(event: LvsEvent): LvsScriptCall | undefined {
+  return event.kind === 'real-server' ? realServerScript(event.pool, event.realServer, event.up) : quorumScript(event.pool, event.up);
+}
+
+const serverEvent = (pool: Pool, realServer: RealServer, up: boolean, removed = false): LvsEvent => ({ kind: 'real-server', pool, realServer, up, removed });
 
 /**
  * At start: with rs_init_notifies, notify_up for every server already up; and quorum_down where
  * quorum starts down and a sorry server stands in (keepalived's init_service_vs).
  */
-export function startScripts(pools: Pools): LvsScriptCall[] {
+export function startEvents(pools: Pools): LvsEvent[] {
   const init = pools.config.globalDefs.rsInitNotifies;
-  return pools.pools.flatMap((pool) => [
-    ...(init ? [...pool.servers].filter(([, s]) => s.alive).map(([rs]) => realServerScript(pool, rs, true)) : []),
-    pool.virtualServer.sorryServer && !pool.state.quorumUp ? quorumScript(pool, false) : undefined,
-  ]).filter(present);
+  return pools.pools.flatMap((pool): LvsEvent[] => [
+    ...(init ? [...pool.servers].filter(([, s]) => s.alive).map(([rs]) => serverEvent(pool, rs, true)) : []),
+    ...(pool.virtualServer.sorryServer && !pool.state.quorumUp ? [{ kind: 'quorum' as const, pool, up: false }] : []),
+  ]);
 }
 
 /**
@@ -61,16 +78,15 @@ export function startScripts(pools: Pools): LvsScriptCall[] {
  * -I): notify_down for each server still up (when the servers are removed one by one, the default
  * lvs_flush_on_stop), then quorum_down whatever the quorum was (keepalived's clear_services).
  */
-export function stopScripts(pools: Pools, release: boolean): LvsScriptCall[] {
+export function stopEvents(pools: Pools, release: boolean): LvsEvent[] {
   if (!release) return [];
   const perServer = pools.config.globalDefs.lvsFlushOnStop === 'default';
   return pools.pools
     .filter((pool) => pool.virtualServer.omega)
-    .flatMap((pool) => [
-      ...(perServer ? [...pool.servers].filter(([, s]) => s.alive).map(([rs]) => realServerScript(pool, rs, false)) : []),
-      quorumScript(pool, false),
-    ])
-    .filter(present);
+    .flatMap((pool): LvsEvent[] => [
+      ...(perServer ? [...pool.servers].filter(([, s]) => s.alive).map(([rs]) => serverEvent(pool, rs, false, true)) : []),
+      { kind: 'quorum', pool, up: false },
+    ]);
 }
 
 /**
@@ -79,18 +95,20 @@ export function stopScripts(pools: Pools, release: boolean): LvsScriptCall[] {
  * quorum was up, and quorum_up / quorum_down where a kept virtual server's quorum changed with
  * the new configuration.
  */
-export function reloadScripts(previous: Pools, next: Pools): LvsScriptCall[] {
+export function reloadEvents(previous: Pools, next: Pools): LvsEvent[] {
   const kept = new Map(next.pools.map((p) => [p.name, p]));
-  return previous.pools
-    .flatMap((old) => {
-      const now = kept.get(old.name);
-      const configured = new Set(now?.virtualServer.realServers.map(realServerName));
-      const gone = [...old.servers].filter(([rs, s]) => s.alive && !configured.has(realServerName(rs))).map(([rs]) => realServerScript(old, rs, false));
-      if (!now) return [...gone, old.state.quorumUp ? quorumScript(old, false) : undefined];
-      return [...gone, now.state.quorumUp !== old.state.quorumUp ? quorumScript(now, now.state.quorumUp) : undefined];
-    })
-    .filter(present);
+  return previous.pools.flatMap((old): LvsEvent[] => {
+    const now = kept.get(old.name);
+    const configured = new Set(now?.virtualServer.realServers.map(realServerName));
+    const gone = [...old.servers].filter(([rs, s]) => s.alive && !configured.has(realServerName(rs))).map(([rs]) => serverEvent(old, rs, false, true));
+    if (!now) return [...gone, ...(old.state.quorumUp ? [{ kind: 'quorum' as const, pool: old, up: false }] : [])];
+    return [...gone, ...(now.state.quorumUp !== old.state.quorumUp ? [{ kind: 'quorum' as const, pool: now, up: now.state.quorumUp }] : [])];
+  });
 }
+
+export const startScripts = (pools: Pools): LvsScriptCall[] => startEvents(pools).map(eventScript).filter(present);
+export const stopScripts = (pools: Pools, release: boolean): LvsScriptCall[] => stopEvents(pools, release).map(eventScript).filter(present);
+export const reloadScripts = (previous: Pools, next: Pools): LvsScriptCall[] => reloadEvents(previous, next).map(eventScript).filter(present);
 
 /** Runs the calls in the background, one at a time per real server or virtual server. */
 export class LvsScripts {

@@ -1,7 +1,8 @@
-// Runs a configured script as keepalived does: the words exec'd directly (no shell), optionally as
-// another user, with a timeout after which the whole process group is killed (TERM, then KILL).
+// Runs a configured script as keepalived does: the words exec'd directly (no shell), as its user
+// (the daemon fills in script_user's default at load), with a timeout after which the whole
+// process group is killed (TERM, then KILL).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { resolveIdentity } from '../../checkers/script-identity.js';
 import type { Script } from '../config/model.js';
 
 export interface ScriptResult {
@@ -71,26 +72,12 @@ export class ProcessScriptRunner implements ScriptRunner {
   }
 
   private identity(script: Script): { uid?: number; gid?: number } {
-    if (script.user === '') return {};
-    const user = lookup(readFileSync(this.files.passwd, 'utf8'), script.user);
-    if (!user) throw new ScriptUserError(`script user "${script.user}" does not exist`);
-    let gid = Number(user[3]);
-    if (script.group !== '') {
-      const group = lookup(readFileSync(this.files.group, 'utf8'), script.group);
-      if (!group) throw new ScriptUserError(`script group "${script.group}" does not exist`);
-      gid = Number(group[2]);
+    try {
+      return resolveIdentity(script.user, script.group, this.files) ?? {};
+    } catch (err) {
+      throw new ScriptUserError((err as Error).message);
     }
-    return { uid: Number(user[2]), gid };
   }
-}
-
-// A name or a number in an /etc/passwd- or /etc/group-style file: the matching line's fields.
-function lookup(text: string, nameOrId: string): string[] | undefined {
-  for (const line of text.split('\n')) {
-    const fields = line.split(':');
-    if (fields[0] === nameOrId || (/^\d+$/.test(nameOrId) && fields[2] === nameOrId)) return fields;
-  }
-  return undefined;
 }
 
 function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {

@@ -1,6 +1,6 @@
-// `smtp_alert` for VRRP: one email per state change of an instance or sync group, worded as
-// keepalived words them, sent to every `notification_email` through `smtp_server` with a small
-// SMTP client (HELO, MAIL FROM, RCPT TO, DATA, QUIT). A mail server that is down or slow costs a
+// `smtp_alert`: one email per state change of a VRRP instance or sync group (and, through
+// AlertMailer, per LVS checker and quorum change), worded as keepalived words them, sent to every
+// `notification_email` through `smtp_server` with a small SMTP client (HELO, MAIL FROM, RCPT TO, DATA, QUIT). A mail server that is down or slow costs a
 // logged failure, never a delayed transition: sending runs beside the state machine.
 import { connect, type Socket } from 'node:net';
 import type { KeepalivedConfig } from '../config/model.js';
@@ -145,6 +145,63 @@ export function sendMail(server: SmtpServer, mail: Mail): Promise<void> {
   });
 }
 
+/** Where alert mails go, from global_defs; undefined without a server or a recipient (keepalived sends nothing then). */
+export interface AlertRecipients {
+  server: SmtpServer;
+  from: string;
+  to: readonly string[];
+  /** The `[router_id]` every subject starts with. */
+  routerId: string;
+}
+
+export function alertRecipients(config: KeepalivedConfig, hostname: string): AlertRecipients | undefined {
+  const g = config.globalDefs;
+  if (!g.smtpServer || g.notificationEmail.length === 0) return undefined;
+  return {
+    server: { host: g.smtpServer.address, port: g.smtpServer.port, timeoutMs: g.smtpConnectTimeoutMs, heloName: g.smtpHeloName || hostname },
+    from: g.notificationEmailFrom || `keepalived@${hostname}`,
+    to: g.notificationEmail,
+    routerId: g.routerId || hostname,
+  };
+}
+
+/** Sends mails one after another beside the caller, which never waits; each outcome goes to a callback. */
+export class AlertMailer {
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly recipients: AlertRecipients,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  send(subject: string, body: string, onSent: (error?: SmtpAlertError) => void): void {
+    const { server, from, to } = this.recipients;
+    const mail: Mail = { from, to, subject, body, date: this.now() };
+    this.queue = this.queue.then(() =>
+      sendMail(server, mail)
+        .then(
+          () => onSent(),
+          (error: SmtpAlertError) => onSent(error),
+        )
+        .catch(() => {
+          // onSent is the caller's; a throw there must not stop later mails
+        }),
+    );
+  }
+
+  /** Resolves when every queued mail was sent or failed, or after `limitMs` (a stop waits for the last mails, not for a dead server). */
+  idle(limitMs = Infinity): Promise<void> {
+    if (!Number.isFinite(limitMs)) return this.queue;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, limitMs);
+      void this.queue.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
 export interface SmtpAlertOutcome {
   source: AlertSource;
   name: string;
@@ -161,31 +218,25 @@ export interface SmtpAlertOutcome {
 export class SmtpAlert {
   private readonly enabled: ReadonlySet<string>;
   private readonly lastState = new Map<string, NotifyState>();
-  private queue: Promise<void> = Promise.resolve();
 
   private constructor(
-    private readonly server: SmtpServer,
-    private readonly from: string,
-    private readonly to: readonly string[],
-    private readonly routerId: string,
+    private readonly mailer: AlertMailer,
     enabled: Iterable<string>,
     private readonly onOutcome: (outcome: SmtpAlertOutcome) => void,
-    private readonly now: () => Date,
   ) {
     this.enabled = new Set(enabled);
   }
 
   /** undefined when no mail can or should be sent (no server, no recipient, or no smtp_alert anywhere). */
   static fromConfig(config: KeepalivedConfig, hostname: string, onOutcome: (outcome: SmtpAlertOutcome) => void = () => {}, now: () => Date = () => new Date()): SmtpAlert | undefined {
-    const g = config.globalDefs;
-    if (!g.smtpServer || g.notificationEmail.length === 0) return undefined;
+    const recipients = alertRecipients(config, hostname);
+    if (!recipients) return undefined;
     const enabled = [
       ...config.vrrpInstances.filter((i) => i.smtpAlert).map((i) => key('INSTANCE', i.name)),
       ...config.vrrpSyncGroups.filter((s) => s.smtpAlert).map((s) => key('GROUP', s.name)),
     ];
     if (enabled.length === 0) return undefined;
-    const server = { host: g.smtpServer.address, port: g.smtpServer.port, timeoutMs: g.smtpConnectTimeoutMs, heloName: g.smtpHeloName || hostname };
-    return new SmtpAlert(server, g.notificationEmailFrom || `keepalived@${hostname}`, g.notificationEmail, g.routerId || hostname, enabled, onOutcome, now);
+    return new SmtpAlert(new AlertMailer(recipients, now), enabled, onOutcome);
   }
 
   /** A transition; ignored unless smtp_alert is on for it and the state differs from the last one mailed. */
@@ -193,28 +244,13 @@ export class SmtpAlert {
     const k = key(source, name);
     if (!this.enabled.has(k) || this.lastState.get(k) === state) return;
     this.lastState.set(k, state);
-    const text = alertText(this.routerId, source, name, state);
-    const mail: Mail = { from: this.from, to: this.to, subject: text.subject, body: text.body, date: this.now() };
-    this.queue = this.queue.then(() =>
-      sendMail(this.server, mail).then(
-        () => this.onOutcome({ source, name, state, subject: text.subject }),
-        (error: SmtpAlertError) => this.onOutcome({ source, name, state, subject: text.subject, error }),
-      ).catch(() => {
-        // onOutcome is the caller's; a throw there must not stop later mails
-      }),
-    );
+    const text = alertText(this.mailer.recipients.routerId, source, name, state);
+    this.mailer.send(text.subject, text.body, (error) => this.onOutcome({ source, name, state, subject: text.subject, ...(error && { error }) }));
   }
 
   /** Resolves when every queued mail was sent or failed, or after `limitMs` (a stop waits for the STOP mail, not for a dead server). */
   idle(limitMs = Infinity): Promise<void> {
-    if (!Number.isFinite(limitMs)) return this.queue;
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, limitMs);
-      void this.queue.then(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.mailer.idle(limitMs);
   }
 }
 

@@ -133,7 +133,7 @@ describe('LVS scripts', () => {
 `;
     writeFileSync(
       path,
-      `global_defs {\n  enable_script_security\n}\nvirtual_server 10.97.0.9 80 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  omega\n  quorum_up "${record} quorum-up"\n  quorum_down "${record} quorum-down 10.97.0.9"\n${rs(52)}${rs(53)}}\n`,
+      `global_defs {\n  enable_script_security\n  script_user root\n}\nvirtual_server 10.97.0.9 80 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  omega\n  quorum_up "${record} quorum-up"\n  quorum_down "${record} quorum-down 10.97.0.9"\n${rs(52)}${rs(53)}}\n`,
     );
     for (const n of [52, 53]) listeners.set(n, await listen(n));
     const lines = () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : []);
@@ -169,7 +169,7 @@ describe('dynamic weights', () => {
     chmodSync(check, 0o755);
     writeFileSync(
       path,
-      `global_defs {\n  enable_script_security\n}\nvirtual_server 10.97.0.10 80 {\n  delay_loop 1\n  lb_algo wrr\n  lb_kind NAT\n  protocol TCP\n  real_server 127.0.0.54 8080 {\n    weight 1\n    MISC_CHECK {\n      misc_path ${check}\n      misc_dynamic\n    }\n  }\n}\n`,
+      `global_defs {\n  enable_script_security\n  script_user root\n}\nvirtual_server 10.97.0.10 80 {\n  delay_loop 1\n  lb_algo wrr\n  lb_kind NAT\n  protocol TCP\n  real_server 127.0.0.54 8080 {\n    weight 1\n    MISC_CHECK {\n      misc_path ${check}\n      misc_dynamic\n    }\n  }\n}\n`,
     );
     const weighted = ['-A -t 10.97.0.10:80 -s wrr', '-a -t 10.97.0.10:80 -r 127.0.0.54:8080 -m -w 5', ...foreign];
     const d = start();

@@ -30,6 +30,23 @@ async function ipvsd(argv: string[]): Promise<{ code: number; stdout: string; st
 }
 
 /** What the README says `ipvsd --plan -f FILE` prints: a fenced block, or "prints nothing". */
+/**
+ * Scripts are referenced where the README installs them, and both ipvsd and keepalived check that
+ * they exist and are safe, so the check runs on a copy pointing at the example's own scripts in a
+ * private directory.
+ */
+async function installed<T>(dir: string, file: string, check: (path: string) => Promise<T>): Promise<T> {
+  const scratch = mkdtempSync(join(tmpdir(), 'ipvsd-example-'));
+  try {
+    for (const f of readdirSync(join(examples, dir))) copyFileSync(join(examples, dir, f), join(scratch, f));
+    const text = readFileSync(join(examples, dir, file), 'utf8').replaceAll('/etc/keepalived/', `${scratch}/`);
+    writeFileSync(join(scratch, file), text);
+    return await check(join(scratch, file));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 function claimedPlan(dir: string, file: string): string | undefined {
   const readme = readFileSync(join(examples, dir, 'README.md'), 'utf8');
   const command = `\`ipvsd --plan -f ${file}\` prints`;
@@ -52,31 +69,21 @@ describe('examples', () => {
     expect(readFileSync(join(examples, 'README.md'), 'utf8')).toContain('systemd/ipvsd.service');
   });
 
-  it.each(configs)('$dir/$file passes ipvsd -t with nothing to say', async ({ path }) => {
-    expect(await ipvsd(['-t', '-f', path])).toEqual({ code: 0, stdout: '', stderr: '' });
+  it.each(configs)('$dir/$file passes ipvsd -t with nothing to say', async ({ dir, file }) => {
+    expect(await installed(dir, file, (path) => ipvsd(['-t', '-f', path]))).toEqual({ code: 0, stdout: '', stderr: '' });
   });
 
-  it.each(configs)('$dir/$file: --plan prints what the README says', async ({ dir, file, path }) => {
+  it.each(configs)('$dir/$file: --plan prints what the README says', async ({ dir, file }) => {
     const claim = claimedPlan(dir, file);
     expect(claim, `examples/${dir}/README.md shows no \`ipvsd --plan -f ${file}\` output`).toBeDefined();
-    const { code, stdout, stderr } = await ipvsd(['--plan', '-f', path]);
+    const { code, stdout, stderr } = await installed(dir, file, (path) => ipvsd(['--plan', '-f', path]));
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toBe(claim);
   });
 
-  it.skipIf(!keepalivedInstalled).each(configs)('$dir/$file passes keepalived -t', ({ dir, file }) => {
-    // Scripts are referenced where the README installs them; keepalived checks they exist and are
-    // safe, so the copy points at the example's own scripts in a private directory.
-    const scratch = mkdtempSync(join(tmpdir(), 'ipvsd-example-'));
-    try {
-      for (const f of readdirSync(join(examples, dir))) copyFileSync(join(examples, dir, f), join(scratch, f));
-      const text = readFileSync(join(examples, dir, file), 'utf8').replaceAll('/etc/keepalived/', `${scratch}/`);
-      writeFileSync(join(scratch, file), text);
-      const result = spawnSync('keepalived', ['-t', '-f', join(scratch, file)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      expect({ status: result.status, output: `${result.stdout}${result.stderr}` }).toEqual({ status: 0, output: '' });
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
-    }
+  it.skipIf(!keepalivedInstalled).each(configs)('$dir/$file passes keepalived -t', async ({ dir, file }) => {
+    const result = await installed(dir, file, async (path) => spawnSync('keepalived', ['-t', '-f', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    expect({ status: result.status, output: `${result.stdout}${result.stderr}` }).toEqual({ status: 0, output: '' });
   });
 
   it('the nginx watch script passes while nginx runs, restarts it once, and fails when that does not help', () => {

@@ -104,6 +104,6 @@ describe('ProcessScriptRunner', () => {
 
   it('refuses an unknown user', async () => {
     const r = await runner.run({ argv: ['/bin/true'], user: 'no-such-user-ipvsd', group: '' });
-    expect(r.error).toMatch(/does not exist/);
+    expect(r.error).toBe('no user "no-such-user-ipvsd"');
   });
 });
