@@ -4,7 +4,8 @@ import type { Statement } from './ast.js';
 import { ipAddressBlock, routeBlock, ruleBlock } from './ip-address.js';
 import { KeywordTable, type Keyword } from './keywords.js';
 import type {
-  GlobalDefs, TrackFile, TrackedFile, TrackedInterface, TrackedScript, VrrpInstance, VrrpNotify, VrrpScript, VrrpSyncGroup,
+  GlobalDefs, ProcessParamMatch, TrackFile, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript, VrrpInstance, VrrpNotify, VrrpScript,
+  VrrpSyncGroup, VrrpTrackProcess,
 } from './model.js';
 import { suggest } from './suggest.js';
 import { address, arity, bool, integer, script, timerMs, type ParseContext } from './values.js';
@@ -17,15 +18,15 @@ function emptyNotify(): VrrpNotify {
   return { master: undefined, backup: undefined, fault: undefined, stop: undefined, deleted: undefined, any: undefined, masterRxLowerPri: undefined };
 }
 
-/** `weight N [reverse|noreverse]` starting at args[from]; weight within ±253. */
-function weightOption(st: Statement, from: number, cx: ParseContext): { weight: number; reverse: boolean } | undefined {
+/** `weight N [reverse|noreverse]` starting at args[from]; weight within ±limit. */
+function weightOption(st: Statement, from: number, cx: ParseContext, limit = 253): { weight: number; reverse: boolean } | undefined {
   const kw = st.args[from];
   if (!kw) return undefined;
   if (kw.text !== 'weight' || !st.args[from + 1]) {
     cx.error(kw, `expected \`weight N [reverse]\`, not \`${kw.text}\``);
     return undefined;
   }
-  const weight = integer(st.args[from + 1]!, cx, -253, 253, 'a tracking weight');
+  const weight = integer(st.args[from + 1]!, cx, -limit, limit, 'a tracking weight');
   const option = st.args[from + 2];
   if (option && option.text !== 'reverse' && option.text !== 'noreverse') {
     cx.error(option, `expected \`reverse\` after the weight, not \`${option.text}\``);
@@ -47,10 +48,10 @@ function trackedInterfaces(st: Statement, cx: ParseContext): TrackedInterface[] 
   return out;
 }
 
-function trackedByName(st: Statement, cx: ParseContext): Array<TrackedScript & { pos: Statement }> {
+function trackedByName(st: Statement, cx: ParseContext, weightLimit?: number): Array<TrackedScript & { pos: Statement }> {
   const out: Array<TrackedScript & { pos: Statement }> = [];
   for (const child of st.children ?? []) {
-    const w = child.args.length ? weightOption(child, 0, cx) : undefined;
+    const w = child.args.length ? weightOption(child, 0, cx, weightLimit) : undefined;
     if (child.args.length && !w) continue;
     out.push({ name: child.keyword.text, weight: w?.weight, reverse: w?.reverse ?? false, pos: child });
   }
@@ -169,6 +170,124 @@ export function readTrackFile(st: Statement, cx: ParseContext): TrackFile | unde
   return t;
 }
 
+// ---- vrrp_track_process ----
+
+/** /proc/PID/comm holds at most 15 bytes (TASK_COMM_LEN - 1). */
+const COMM_MAX = 15;
+
+interface TrackProcessDraft {
+  process?: string;
+  params: string[];
+  paramMatch?: ProcessParamMatch;
+  fullCommand: boolean;
+  weight?: { weight: number; reverse: boolean };
+  quorum?: { value: number; tok: Statement };
+  quorumMax?: number;
+  forkDelayMs: number;
+  terminateDelayMs: number;
+}
+
+function processDelay(which: 'fork' | 'terminate' | 'both'): Keyword<TrackProcessDraft> {
+  const name = which === 'both' ? 'delay' : `${which}_delay`;
+  return {
+    name,
+    handle: (d, st, cx) => arity(st, cx, 1) && setIf(timerMs(st.args[0]!, cx, `\`${name}\``, 0.001, 3_600_000), (ms) => {
+      if (which !== 'fork') d.terminateDelayMs = ms;
+      if (which !== 'terminate') d.forkDelayMs = ms;
+    }),
+  };
+}
+
+const trackProcessTable = new KeywordTable<TrackProcessDraft>('vrrp_track_process', [
+  {
+    name: 'process',
+    handle: (d, st, cx) => {
+      if (!arity(st, cx, 1, Number.MAX_SAFE_INTEGER)) return;
+      if (d.process !== undefined) {
+        cx.error(st, `\`process\` is already set to \`${d.process}\``);
+        return;
+      }
+      d.process = st.args[0]!.text;
+      d.params = st.args.slice(1).map((t) => t.text);
+      // keepalived: parameters mean the whole command line is compared, exactly unless param_match says otherwise.
+      if (d.params.length > 0) d.fullCommand = true;
+    },
+  },
+  {
+    name: 'param_match',
+    handle: (d, st, cx) => {
+      if (!arity(st, cx, 0, 1)) return;
+      const kind = st.args[0]?.text;
+      if (kind !== undefined && kind !== 'initial' && kind !== 'partial') {
+        cx.error(st.args[0]!, `\`param_match\` takes initial or partial (or nothing, for an exact match), not \`${kind}\``);
+        return;
+      }
+      d.paramMatch = kind ?? 'exact';
+      d.fullCommand = true;
+    },
+  },
+  {
+    name: 'weight',
+    handle: (d, st, cx) => {
+      if (!arity(st, cx, 1, 2)) return;
+      const w = integer(st.args[0]!, cx, -254, 254, 'a track process weight');
+      const option = st.args[1];
+      if (option && option.text !== 'reverse') {
+        cx.error(option, `expected \`reverse\` after the weight, not \`${option.text}\``);
+        return;
+      }
+      if (w !== undefined) d.weight = { weight: w, reverse: option !== undefined };
+    },
+  },
+  { name: 'quorum', handle: (d, st, cx) => arity(st, cx, 1) && setIf(integer(st.args[0]!, cx, 1, 65535, '`quorum`'), (n) => (d.quorum = { value: n, tok: st })) },
+  { name: 'quorum_max', handle: (d, st, cx) => arity(st, cx, 1) && setIf(integer(st.args[0]!, cx, 0, 65535, '`quorum_max`'), (n) => (d.quorumMax = n)) },
+  processDelay('both'),
+  processDelay('terminate'),
+  processDelay('fork'),
+  { name: 'full_command', handle: (d, st, cx) => arity(st, cx, 0) && (d.fullCommand = true) },
+]);
+
+export function readVrrpTrackProcess(st: Statement, cx: ParseContext): VrrpTrackProcess | undefined {
+  if (!arity(st, cx, 1)) return undefined;
+  if (!st.children) {
+    cx.error(st, '`vrrp_track_process` needs a `{ ... }` block');
+    return undefined;
+  }
+  const name = st.args[0]!.text;
+  const d: TrackProcessDraft = { params: [], fullCommand: false, forkDelayMs: 0, terminateDelayMs: 0 };
+  trackProcessTable.apply(d, st.children, cx);
+  if (d.process === undefined) {
+    cx.error(st, `vrrp_track_process ${name} has no \`process\``);
+    return undefined;
+  }
+  // quorum_max 0 means "must not run": keepalived then wants no process at all.
+  let quorum = d.quorum?.value ?? 1;
+  if (d.quorumMax !== undefined && d.quorumMax < quorum) {
+    if (d.quorumMax > 0 || quorum > 1) {
+      cx.error(d.quorum?.tok ?? st, `vrrp_track_process ${name}: \`quorum\` ${quorum} is above \`quorum_max\` ${d.quorumMax}`);
+      return undefined;
+    }
+    quorum = 0;
+  }
+  if (!d.fullCommand && Buffer.byteLength(d.process) > COMM_MAX) {
+    cx.warning(st, `vrrp_track_process ${name}: a process name is at most ${COMM_MAX} bytes (/proc/PID/comm), so \`${d.process}\` never matches; add \`full_command\` to match the command line`);
+  }
+  return {
+    name,
+    pos: st.keyword.pos,
+    process: d.process,
+    params: d.params,
+    paramMatch: d.paramMatch ?? (d.params.length > 0 ? 'exact' : 'none'),
+    fullCommand: d.fullCommand,
+    weight: d.weight?.weight ?? 0,
+    reverse: d.weight?.reverse ?? false,
+    quorum,
+    quorumMax: d.quorumMax,
+    forkDelayMs: d.forkDelayMs,
+    terminateDelayMs: d.terminateDelayMs,
+  };
+}
+
 // ---- vrrp_instance ----
 
 type TrackedDraft = TrackedScript & { pos: Statement };
@@ -197,6 +316,7 @@ interface InstanceDraft {
   trackInterfaces: TrackedInterface[];
   trackScripts: TrackedDraft[];
   trackFiles: TrackedDraft[];
+  trackProcesses: TrackedDraft[];
   vips: VrrpInstance['virtualIpAddresses'];
   excluded: VrrpInstance['virtualIpAddressesExcluded'];
   routes: VrrpInstance['virtualRoutes'];
@@ -260,7 +380,7 @@ const authTable = new KeywordTable<NonNullable<InstanceDraft['auth']>>('authenti
 
 const unsupportedInstance: Record<string, string> = {
   use_vmac: 'VMAC interfaces', use_vmac_addr: 'VMAC interfaces', vmac_xmit_base: 'VMAC interfaces', use_ipvlan: 'ipvlan interfaces',
-  vrf: 'VRF', track_process: 'process tracking', track_bfd: 'BFD', linkbeat_use_polling: 'link polling',
+  vrf: 'VRF', track_bfd: 'BFD', linkbeat_use_polling: 'link polling',
   debug: 'debug levels', kernel_rx_buf_size: 'socket buffer tuning', garp_extra_if: 'extra GARP interfaces', vmac_garp_intvl: 'VMAC interfaces',
   native_ipv6: 'not implemented', old_unicast_checksum: 'the pre-1.3.6 checksum', unicast_fault_no_peer: 'not implemented',
   check_unicast_src: 'not implemented', track_src_ip: 'not implemented', notify_priority_changes: 'priority-change notifications',
@@ -337,6 +457,7 @@ const instanceTable = new KeywordTable<InstanceDraft>(
     { name: 'track_interface', shape: 'block', handle: (d, st, cx) => d.trackInterfaces.push(...trackedInterfaces(st, cx)) },
     { name: 'track_script', shape: 'block', handle: (d, st, cx) => d.trackScripts.push(...trackedByName(st, cx)) },
     { name: 'track_file', aliases: ['vrrp_track_file'], shape: 'block', handle: (d, st, cx) => d.trackFiles.push(...trackedByName(st, cx)) },
+    { name: 'track_process', shape: 'block', handle: (d, st, cx) => d.trackProcesses.push(...trackedByName(st, cx, 254)) },
     { name: 'virtual_ipaddress', shape: 'block', handle: (d, st, cx) => d.vips.push(...ipAddressBlock(st, cx)) },
     { name: 'virtual_ipaddress_excluded', shape: 'block', handle: (d, st, cx) => d.excluded.push(...ipAddressBlock(st, cx)) },
     { name: 'virtual_routes', shape: 'block', handle: (d, st, cx) => d.routes.push(...routeBlock(st, cx)) },
@@ -372,7 +493,7 @@ export function readVrrpInstance(st: Statement, cx: ParseContext): InstanceDraft
   }
   const d: InstanceDraft = {
     st, name: st.args[0]!.text, priorityWritten: false, nopreempt: false, preemptDelayMs: 0, unicastPeers: [], unicastTtl: 255,
-    dontTrackPrimary: false, trackInterfaces: [], trackScripts: [], trackFiles: [], vips: [], excluded: [], routes: [], rules: [],
+    dontTrackPrimary: false, trackInterfaces: [], trackScripts: [], trackFiles: [], trackProcesses: [], vips: [], excluded: [], routes: [], rules: [],
     promoteSecondaries: false, notify: emptyNotify(),
   };
   instanceTable.apply(d, st.children, cx);
@@ -392,6 +513,16 @@ function resolveTracked(list: TrackedDraft[], known: ReadonlySet<string>, what: 
     out.push({ name: t.name, weight: t.weight, reverse: t.reverse });
   }
   return out;
+}
+
+/** Resolves track_process entries; keepalived ignores a second entry for the same process. */
+function resolveProcesses(list: TrackedDraft[], known: ReadonlySet<string>, cx: ParseContext): TrackedProcess[] {
+  const unique = list.filter((t, i) => {
+    if (list.findIndex((o) => o.name === t.name) === i) return true;
+    cx.warning(t.pos, `track_process \`${t.name}\` is listed twice; keepalived ignores the second entry, so does ipvsd`);
+    return false;
+  });
+  return resolveTracked(unique, known, 'vrrp_track_process', cx);
 }
 
 /** The sync group an instance belongs to, if any, as far as tracking weights are concerned. */
@@ -429,6 +560,7 @@ export function finishVrrpInstance(
   globals: GlobalDefs,
   scripts: ReadonlyMap<string, VrrpScript>,
   files: ReadonlyMap<string, TrackFile>,
+  processes: ReadonlyMap<string, VrrpTrackProcess>,
   sync: SyncMembership | undefined,
   cx: ParseContext,
 ): VrrpInstance | undefined {
@@ -536,6 +668,7 @@ export function finishVrrpInstance(
   });
   let trackScripts = resolveTracked(d.trackScripts, new Set(scripts.keys()), 'vrrp_script', cx) as TrackedScript[];
   let trackFiles = resolveTracked(d.trackFiles, new Set(files.keys()), 'track_file', cx) as TrackedFile[];
+  let trackProcesses = resolveProcesses(d.trackProcesses, new Set(processes.keys()), cx);
   // Weights would make members of a sync group disagree, and an owner's priority never moves.
   const owner = priority === 255;
   if ((sync && !sync.trackingWeight) || owner) {
@@ -555,6 +688,12 @@ export function finishVrrpInstance(
       if (weight === 0) return [tf];
       cx.warning(d.st, `vrrp_instance ${name}: tracked file ${tf.name} has weight ${weight}, which is ignored because ${why}; keepalived ${weight === 1 ? 'uses weight 0' : 'drops it'}, so does ipvsd`);
       return weight === 1 ? [{ ...tf, weight: 0 }] : [];
+    });
+    // keepalived documents that these need weight 0 here and ignores an owner's weights; ipvsd drops them as it does scripts.
+    trackProcesses = trackProcesses.filter((tp) => {
+      if ((tp.weight ?? processes.get(tp.name)!.weight) === 0) return true;
+      cx.warning(d.st, `vrrp_instance ${name}: tracked process ${tp.name} has a weight, which is ignored because ${why}; ipvsd drops it (set weight 0 to track it)`);
+      return false;
     });
   }
   if (strict && d.unicastPeers.length > 0) {
@@ -598,6 +737,7 @@ export function finishVrrpInstance(
     trackInterfaces,
     trackScripts,
     trackFiles,
+    trackProcesses,
     virtualIpAddresses: d.vips,
     virtualIpAddressesExcluded: d.excluded,
     virtualRoutes: d.routes,
@@ -627,6 +767,7 @@ interface SyncDraft {
   trackInterfaces: TrackedInterface[];
   trackScripts: TrackedDraft[];
   trackFiles: TrackedDraft[];
+  trackProcesses: TrackedDraft[];
   notify: VrrpNotify;
   smtpAlert?: boolean;
   trackingWeight: boolean;
@@ -650,12 +791,13 @@ const syncTable = new KeywordTable<SyncDraft>(
     { name: 'track_interface', shape: 'block', handle: (g, st, cx) => g.trackInterfaces.push(...trackedInterfaces(st, cx)) },
     { name: 'track_script', shape: 'block', handle: (g, st, cx) => g.trackScripts.push(...trackedByName(st, cx)) },
     { name: 'track_file', shape: 'block', handle: (g, st, cx) => g.trackFiles.push(...trackedByName(st, cx)) },
+    { name: 'track_process', shape: 'block', handle: (g, st, cx) => g.trackProcesses.push(...trackedByName(st, cx, 254)) },
     { name: 'smtp_alert', handle: (g, st, cx) => setIf(bool(st, cx), (v) => (g.smtpAlert = v)) },
     { name: 'sync_group_tracking_weight', handle: (g, st, cx) => arity(st, cx, 0) && (g.trackingWeight = true) },
     { name: 'global_tracking', deprecated: [], handle: (_g, st, cx) => arity(st, cx, 0) && cx.warning(st, '`global_tracking` is deprecated and does nothing') },
     ...notifyKeywords<SyncDraft>([['notify_master', 'master'], ['notify_backup', 'backup'], ['notify_fault', 'fault'], ['notify_stop', 'stop'], ['notify', 'any']]),
   ],
-  { track_process: 'process tracking', track_bfd: 'BFD', notify_priority_changes: 'priority-change notifications' },
+  { track_bfd: 'BFD', notify_priority_changes: 'priority-change notifications' },
 );
 
 export function readSyncGroup(
@@ -663,6 +805,7 @@ export function readSyncGroup(
   instances: ReadonlySet<string>,
   scripts: ReadonlySet<string>,
   files: ReadonlySet<string>,
+  processes: ReadonlySet<string>,
   globals: GlobalDefs,
   cx: ParseContext,
 ): VrrpSyncGroup | undefined {
@@ -671,7 +814,7 @@ export function readSyncGroup(
     cx.error(st, '`vrrp_sync_group` needs a `{ ... }` block');
     return undefined;
   }
-  const g: SyncDraft = { instances: [], instancesAt: [], trackInterfaces: [], trackScripts: [], trackFiles: [], notify: emptyNotify(), trackingWeight: false };
+  const g: SyncDraft = { instances: [], instancesAt: [], trackInterfaces: [], trackScripts: [], trackFiles: [], trackProcesses: [], notify: emptyNotify(), trackingWeight: false };
   syncTable.apply(g, st.children, cx);
   g.instances.forEach((name, i) => {
     if (!instances.has(name)) {
@@ -687,6 +830,7 @@ export function readSyncGroup(
     trackInterfaces: g.trackInterfaces,
     trackScripts: resolveTracked(g.trackScripts, scripts, 'vrrp_script', cx) as TrackedScript[],
     trackFiles: resolveTracked(g.trackFiles, files, 'track_file', cx) as TrackedFile[],
+    trackProcesses: resolveProcesses(g.trackProcesses, processes, cx),
     notify: g.notify,
     smtpAlert: g.smtpAlert ?? globals.smtpAlertVrrp ?? globals.smtpAlert ?? false,
     syncGroupTrackingWeight: g.trackingWeight,

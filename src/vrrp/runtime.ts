@@ -2,16 +2,17 @@
 // feeds VIP restores, interface tracking and interfaces that come and go, the trackers, notify
 // queues, and one VirtualRouter per instance; reload() applies a new configuration in place. The
 // daemon composes this; `main.ts` runs it alone.
-import type { Fifo, KeepalivedConfig, TrackedFile, TrackedInterface, TrackedScript, VrrpInstance, VrrpSyncGroup } from '../config/model.js';
+import type { Fifo, KeepalivedConfig, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript, VrrpInstance, VrrpSyncGroup } from '../config/model.js';
 import type { AddressFamily } from '../netlink/address.js';
 import { RouteNetlink, type AddressEvent, type InterfaceAddress, type Link, type LinkEvent } from '../netlink/rtnetlink.js';
 import { monotonicClock, type Clock, type TimerHandle } from './clock.js';
 import { InterfaceAnnouncer, type Announcer } from './garp.js';
 import { VirtualRouter, type RouterLog, type VirtualRouterSettings, type VirtualRouterStatus } from './instance.js';
 import { InstanceNotifier, type NotifyOutcome, type NotifyState } from './notify.js';
-import { fifoLine, NotifyFifo } from './notify-fifo.js';
+import { fifoLine, NotifyFifo, NotifyFifos } from './notify-fifo.js';
 import { AUTH_NONE, AUTH_PASS, passwordBytes, type UnicastPeer } from './packet.js';
 import { placeInstance, type Placement } from './placement.js';
+import { ProcessWatch, type ProcessWatchOptions } from './process-tracker.js';
 import { planReload, shape } from './reload-plan.js';
 import { ProcessScriptRunner, type ScriptRunner } from './script-runner.js';
 import { SyncGroup } from './sync-group.js';
@@ -55,6 +56,10 @@ export interface VrrpRuntimeOptions {
   onNotify?: (instance: string, outcome: NotifyOutcome) => void;
   /** Every state change of an instance or sync group, as notify scripts see it (sync daemon, smtp_alert). */
   onTransition?: (source: 'INSTANCE' | 'GROUP', name: string, state: NotifyState, priority: number) => void;
+  /** How vrrp_track_process reads processes; /proc and the kernel's process events by default. */
+  processes?: Pick<ProcessWatchOptions, 'events' | 'reader' | 'pollIntervalMs'>;
+  /** The FIFOs the daemon has open: notify_fifo is shared with the LVS lines, not opened twice. */
+  fifos?: NotifyFifos;
 }
 
 interface RunningGroup {
@@ -107,6 +112,7 @@ export class VrrpRuntime {
   private readonly announcers = new Map<string, Announcer & { close(): void }>();
   private readonly links: VrrpLinks;
   private fifos: NotifyFifo[] = [];
+  private processWatch: ProcessWatch | undefined;
   private startTimer: TimerHandle | undefined;
   private begun = false;
   /** The host's interfaces by name and addresses, kept current from rtnetlink events. */
@@ -131,7 +137,7 @@ export class VrrpRuntime {
     const system = options.system ?? kernelSystem;
     const runtime = new VrrpRuntime(config, system.openNetwork(), system, options.clock ?? monotonicClock, options.runner ?? new ProcessScriptRunner(), options);
     try {
-      runtime.fifos = openFifos(config);
+      runtime.fifos = openFifos(config, options.fifos);
       for (const link of await runtime.network.links()) runtime.interfaces.set(link.name, link);
       runtime.addressList = await runtime.network.addresses();
       runtime.running = config.vrrpInstances.map((inst) => runtime.build(inst, true));
@@ -193,7 +199,7 @@ export class VrrpRuntime {
 
     if (shape([config.globalDefs.notifyFifo, config.globalDefs.vrrpNotifyFifo]) !== shape([this.config.globalDefs.notifyFifo, this.config.globalDefs.vrrpNotifyFifo])) {
       for (const f of this.fifos) f.close();
-      this.fifos = openFifos(config);
+      this.fifos = openFifos(config, this.options.fifos);
     }
     this.config = config;
     this.running = config.vrrpInstances.map((inst) => {
@@ -226,6 +232,7 @@ export class VrrpRuntime {
   /** Priority-0 adverts, VIPs released, notify_stop run; then every socket closed. */
   async stop(): Promise<void> {
     if (this.startTimer !== undefined) this.clock.clearTimer(this.startTimer);
+    this.processWatch?.stop();
     for (const r of this.running) this.stopTrackers(r);
     await Promise.all(this.running.map((r) => r.router.stop()));
     await Promise.all(this.running.map((r) => r.notifier.idle()));
@@ -244,6 +251,7 @@ export class VrrpRuntime {
   }
 
   private close(): void {
+    this.processWatch?.stop();
     for (const r of this.running) this.unbind(r);
     for (const link of this.links.list()) link.close();
     for (const a of this.announcers.values()) a.close();
@@ -469,8 +477,12 @@ export class VrrpRuntime {
     for (const r of this.running) if (!r.group) r.router.joinSyncGroup(undefined);
   }
 
-  /** Builds every instance's and group's trackers; a vrrp_script seen before keeps its verdict. */
+  /** Builds every instance's and group's trackers; a vrrp_script or vrrp_track_process seen before keeps its verdict. */
   private trackAll(previousScripts: ReadonlyMap<string, ScriptTracker>): void {
+    const previousWatch = this.processWatch;
+    const specs = this.config.vrrpTrackProcesses;
+    this.processWatch = specs.length > 0 ? new ProcessWatch(specs, { clock: this.clock, ...(this.log ? { log: this.log } : {}), ...this.options.processes }, previousWatch) : undefined;
+    previousWatch?.stop();
     for (const r of this.running) {
       r.readings = [];
       r.interfaces = new Map();
@@ -482,16 +494,18 @@ export class VrrpRuntime {
       const tracked: TrackedInterface[] = [...inst.trackInterfaces];
       // keepalived tracks the instance's own interface (weight 0: down = FAULT) unless dont_track_primary.
       if (!inst.dontTrackPrimary && !tracked.some((t) => t.name === inst.interface)) tracked.push({ name: inst.interface, weight: 0, reverse: false });
-      this.track([r], { interfaces: tracked, scripts: inst.trackScripts, files: inst.trackFiles }, previousScripts);
+      this.track([r], { interfaces: tracked, scripts: inst.trackScripts, files: inst.trackFiles, processes: inst.trackProcesses }, previousScripts);
     }
     // The group's own track_* apply to every member; one tracker each, not one per member.
-    for (const g of this.groups) this.track(g.members, { interfaces: g.config.trackInterfaces, scripts: g.config.trackScripts, files: g.config.trackFiles }, previousScripts);
+    for (const g of this.groups) {
+      this.track(g.members, { interfaces: g.config.trackInterfaces, scripts: g.config.trackScripts, files: g.config.trackFiles, processes: g.config.trackProcesses }, previousScripts);
+    }
   }
 
   // Readings shared by `owners`: one tracker per item, whose changes re-evaluate them all.
   private track(
     owners: Running[],
-    items: { interfaces: readonly TrackedInterface[]; scripts: readonly TrackedScript[]; files: readonly TrackedFile[] },
+    items: { interfaces: readonly TrackedInterface[]; scripts: readonly TrackedScript[]; files: readonly TrackedFile[]; processes: readonly TrackedProcess[] },
     previousScripts: ReadonlyMap<string, ScriptTracker>,
   ): void {
     const first = owners[0]!;
@@ -525,6 +539,16 @@ export class VrrpRuntime {
       reading.value = tracker.value;
       add(reading);
       first.files.push(tracker);
+    }
+    for (const t of items.processes) {
+      const spec = this.config.vrrpTrackProcesses.find((p) => p.name === t.name)!;
+      const reading: UpDownReading = { kind: 'process', name: t.name, ok: this.processWatch!.quorum(t.name)!.healthy, weight: t.weight ?? spec.weight, reverse: t.weight === undefined ? spec.reverse : t.reverse };
+      add(reading);
+      // Counting runs from the start (as keepalived's does); the routers hear of it once they run.
+      this.processWatch!.onChange(t.name, (up) => {
+        reading.ok = up;
+        if (this.begun) for (const o of owners) this.retrack(o);
+      });
     }
   }
 
@@ -610,12 +634,12 @@ function linkUsable(link: Link | undefined): boolean {
   return link !== undefined && link.up && link.running;
 }
 
-function openFifos(config: KeepalivedConfig): NotifyFifo[] {
+function openFifos(config: KeepalivedConfig, shared: NotifyFifos = new NotifyFifos()): NotifyFifo[] {
   // notify_fifo and vrrp_notify_fifo both get the VRRP lines; one FIFO if they name the same path.
   const fifos = [config.globalDefs.notifyFifo, config.globalDefs.vrrpNotifyFifo].filter((f): f is Fifo => f !== undefined);
   const opened: NotifyFifo[] = [];
   try {
-    for (const fifo of fifos.filter((f, i) => fifos.findIndex((g) => g.path === f.path) === i)) opened.push(NotifyFifo.open(fifo));
+    for (const fifo of fifos.filter((f, i) => fifos.findIndex((g) => g.path === f.path) === i)) opened.push(shared.open(fifo));
   } catch (err) {
     for (const f of opened) f.close();
     throw err;
@@ -626,18 +650,19 @@ function openFifos(config: KeepalivedConfig): NotifyFifo[] {
 /** What the configuration needs that no host state can fix: refused at start and on reload. */
 function checkRunnable(config: KeepalivedConfig): void {
   const names = new Set(config.vrrpInstances.map((i) => i.name));
-  const check = (where: string, items: { scripts: readonly TrackedScript[]; files: readonly TrackedFile[] }) => {
+  const check = (where: string, items: { scripts: readonly TrackedScript[]; files: readonly TrackedFile[]; processes: readonly TrackedProcess[] }) => {
     for (const t of items.scripts) if (!config.vrrpScripts.some((s) => s.name === t.name)) throw new VrrpRuntimeError(`${where}: no vrrp_script "${t.name}"`);
     for (const t of items.files) if (!config.trackFiles.some((f) => f.name === t.name)) throw new VrrpRuntimeError(`${where}: no track_file "${t.name}"`);
+    for (const t of items.processes) if (!config.vrrpTrackProcesses.some((p) => p.name === t.name)) throw new VrrpRuntimeError(`${where}: no vrrp_track_process "${t.name}"`);
   };
   for (const inst of config.vrrpInstances) {
     if (inst.authentication?.type === 'AH') throw new VrrpRuntimeError(`vrrp_instance ${inst.name}: auth_type AH is not supported`);
     // Scopes and broadcasts resolve without the host (interfaces come and go; those are FAULTs).
     for (const e of [...inst.virtualIpAddresses, ...inst.virtualIpAddressesExcluded]) virtualAddress(e, inst.interface, () => 0);
-    check(`vrrp_instance ${inst.name}`, { scripts: inst.trackScripts, files: inst.trackFiles });
+    check(`vrrp_instance ${inst.name}`, { scripts: inst.trackScripts, files: inst.trackFiles, processes: inst.trackProcesses });
   }
   for (const g of config.vrrpSyncGroups.filter((g) => g.instances.length > 1)) {
     for (const name of g.instances) if (!names.has(name)) throw new VrrpRuntimeError(`vrrp_sync_group ${g.name}: no vrrp_instance "${name}"`);
-    check(`vrrp_sync_group ${g.name}`, { scripts: g.trackScripts, files: g.trackFiles });
+    check(`vrrp_sync_group ${g.name}`, { scripts: g.trackScripts, files: g.trackFiles, processes: g.trackProcesses });
   }
 }

@@ -1,7 +1,7 @@
-// What an instance tracks (track_interface, track_script, track_file) and how the readings become
-// an effective priority and a fault, keepalived's way: weight 0 means FAULT while failed; a
-// positive weight is added while OK, a negative one while failed; `reverse` flips the sign; a
-// file's value is multiplied by its weight. The machine clamps the result to 1..254.
+// What an instance tracks (track_interface, track_script, track_file, track_process) and how the
+// readings become an effective priority and a fault, keepalived's way: weight 0 means FAULT while
+// failed; a positive weight is added while OK, a negative one while failed; `reverse` flips the
+// sign; a file's value is multiplied by its weight. The machine clamps the result to 1..254.
 import { watch, readFileSync, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { VrrpScript } from '../config/model.js';
@@ -9,7 +9,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import { scriptSucceeded, type ScriptResult, type ScriptRunner } from './script-runner.js';
 
 export interface UpDownReading {
-  kind: 'interface' | 'script';
+  kind: 'interface' | 'script' | 'process';
   name: string;
   ok: boolean;
   weight: number;
