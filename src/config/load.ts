@@ -3,15 +3,16 @@
 import { Diagnostics, type Diagnostic, type Statement } from './ast.js';
 import { checkerTables, type CheckerScope } from './checkers.js';
 import { defaultGlobalDefs, finishGlobalDefs, readGlobalDefs, type GlobalDefsDraft } from './global-defs.js';
-import { ipAddressBlock } from './ip-address.js';
+import { ipAddressBlock, routeBlock, ruleBlock } from './ip-address.js';
 import { KeywordTable } from './keywords.js';
 import { finishVirtualServers } from './lvs-validate.js';
-import type { IpAddressEntry, KeepalivedConfig, TrackFile, VirtualServerGroup, VrrpScript } from './model.js';
+import type { IpAddressEntry, KeepalivedConfig, RouteEntry, RuleEntry, TrackFile, VirtualServerGroup, VrrpScript, VrrpTrackProcess } from './model.js';
 import { readConfig, readConfigText, type ReadOptions } from './reader.js';
 import { readServerGroup } from './server-group.js';
+import { applySsl, readSsl, type SslBlock } from './ssl.js';
 import { ParseContext } from './values.js';
 import { virtualServerReader, type VirtualServerDraft, type VirtualServerReader } from './virtual-server.js';
-import { finishVrrpInstance, readSyncGroup, readTrackFile, readVrrpInstance, readVrrpScript, type InstanceDraft, type SyncMembership } from './vrrp.js';
+import { finishVrrpInstance, readSyncGroup, readTrackFile, readVrrpInstance, readVrrpScript, readVrrpTrackProcess, type InstanceDraft, type SyncMembership } from './vrrp.js';
 
 export interface LoadResult {
   config: KeepalivedConfig | undefined;
@@ -21,13 +22,17 @@ export interface LoadResult {
 interface TopLevel {
   globals: GlobalDefsDraft;
   staticIpAddresses: IpAddressEntry[];
+  staticRoutes: RouteEntry[];
+  staticRules: RuleEntry[];
   trackFiles: Map<string, TrackFile>;
   vrrpScripts: Map<string, VrrpScript>;
+  trackProcesses: Map<string, VrrpTrackProcess>;
   instances: InstanceDraft[];
   syncGroups: Statement[];
   groups: Map<string, VirtualServerGroup>;
   virtualServers: VirtualServerDraft[];
   readVirtualServer: VirtualServerReader;
+  ssl: SslBlock | undefined;
 }
 
 function named<T extends { name: string; pos: { file: string; line: number } }>(
@@ -46,16 +51,26 @@ function named<T extends { name: string; pos: { file: string; line: number } }>(
   map.set(item.name, item);
 }
 
+// keepalived puts a static address written without `dev` on its default interface, eth0 (ipvsd does not read default_interface).
+const staticDefaultInterface = 'eth0';
+
+function staticAddresses(st: Statement, cx: ParseContext): IpAddressEntry[] {
+  const entries = ipAddressBlock(st, cx);
+  for (const entry of entries) {
+    if (entry.device !== undefined) continue;
+    const line = st.children?.find((c) => c.keyword.pos === entry.pos) ?? st;
+    cx.warning(line, `the static address has no \`dev\`; keepalived puts it on ${staticDefaultInterface}, so does ipvsd (give the interface)`);
+    entry.device = staticDefaultInterface;
+  }
+  return entries;
+}
+
 const notInIpvsd: Record<string, string> = {
   linkbeat_interfaces: 'link beat polling',
   interface_up_down_delays: 'interface debouncing',
   track_group: 'track groups',
-  vrrp_track_process: 'process tracking',
   bfd_instance: 'BFD',
   garp_group: 'GARP groups',
-  static_routes: 'static routes',
-  static_rules: 'static rules',
-  SSL: 'client certificates for SSL_GET',
   net_namespace: 'network namespaces',
   net_namespace_ipvs: 'network namespaces',
   namespace_with_ipsets: 'network namespaces',
@@ -69,9 +84,12 @@ const topLevel = new KeywordTable<TopLevel>(
   'the top level',
   [
     { name: 'global_defs', shape: 'block', handle: (t, st, cx) => readGlobalDefs(t.globals, st, cx) },
-    { name: 'static_ipaddress', shape: 'block', handle: (t, st, cx) => t.staticIpAddresses.push(...ipAddressBlock(st, cx)) },
+    { name: 'static_ipaddress', shape: 'block', handle: (t, st, cx) => t.staticIpAddresses.push(...staticAddresses(st, cx)) },
+    { name: 'static_routes', shape: 'block', handle: (t, st, cx) => t.staticRoutes.push(...routeBlock(st, cx)) },
+    { name: 'static_rules', shape: 'block', handle: (t, st, cx) => t.staticRules.push(...ruleBlock(st, cx)) },
     { name: 'track_file', deprecated: ['vrrp_track_file'], shape: 'block', handle: (t, st, cx) => named(t.trackFiles, readTrackFile(st, cx), st, 'track_file', cx) },
     { name: 'vrrp_script', shape: 'block', handle: (t, st, cx) => named(t.vrrpScripts, readVrrpScript(st, cx), st, 'vrrp_script', cx) },
+    { name: 'vrrp_track_process', shape: 'block', handle: (t, st, cx) => named(t.trackProcesses, readVrrpTrackProcess(st, cx), st, 'vrrp_track_process', cx) },
     {
       name: 'vrrp_instance', shape: 'block',
       handle: (t, st, cx) => {
@@ -80,6 +98,14 @@ const topLevel = new KeywordTable<TopLevel>(
         const earlier = t.instances.find((i) => i.name === d.name);
         if (earlier) cx.error(st.args[0]!, `vrrp_instance \`${d.name}\` is already defined at ${earlier.st.keyword.pos.file}:${earlier.st.keyword.pos.line}`);
         else t.instances.push(d);
+      },
+    },
+    {
+      name: 'SSL', shape: 'block',
+      handle: (t, st, cx) => {
+        // keepalived replaces an earlier block, and reports it as a configuration error.
+        if (t.ssl) cx.error(st, `SSL is already defined at ${t.ssl.st.keyword.pos.file}:${t.ssl.st.keyword.pos.line}`);
+        else t.ssl = { client: readSsl(st, cx), st };
       },
     },
     { name: 'vrrp_sync_group', shape: 'block', handle: (t, st) => t.syncGroups.push(st) },
@@ -109,13 +135,17 @@ export function buildConfig(statements: readonly Statement[], files: readonly st
   const t: TopLevel = {
     globals: { defs: defaultGlobalDefs(), fifoScripts: {} },
     staticIpAddresses: [],
+    staticRoutes: [],
+    staticRules: [],
     trackFiles: scope.trackFiles,
     vrrpScripts: new Map(),
+    trackProcesses: new Map(),
     instances: [],
     syncGroups: [],
     groups: new Map(),
     virtualServers: [],
     readVirtualServer: virtualServerReader(checkerTables(scope)),
+    ssl: undefined,
   };
   topLevel.apply(t, statements, cx);
 
@@ -127,12 +157,13 @@ export function buildConfig(statements: readonly Statement[], files: readonly st
     if (earlier) cx.error(vs.st, `this virtual_server is already defined at ${earlier.st.keyword.pos.file}:${earlier.st.keyword.pos.line}`);
     else seen.set(key, vs);
   }
-  const virtualServers = finishVirtualServers([...seen.values()], t.groups, globalDefs, cx);
+  const finished = finishVirtualServers([...seen.values()], t.groups, globalDefs, cx);
+  const virtualServers = t.ssl?.client ? applySsl(finished, t.ssl.client, t.ssl.st, cx) : finished;
 
   const scripts = new Set(t.vrrpScripts.keys());
   const fileNames = new Set(t.trackFiles.keys());
   const instanceNames = new Set(t.instances.map((i) => i.name));
-  const vrrpSyncGroups = t.syncGroups.flatMap((st) => readSyncGroup(st, instanceNames, scripts, fileNames, globalDefs, cx) ?? []);
+  const vrrpSyncGroups = t.syncGroups.flatMap((st) => readSyncGroup(st, instanceNames, scripts, fileNames, new Set(t.trackProcesses.keys()), globalDefs, cx) ?? []);
   const membership = new Map<string, SyncMembership>();
   for (const g of vrrpSyncGroups) {
     for (const name of g.instances) {
@@ -141,7 +172,7 @@ export function buildConfig(statements: readonly Statement[], files: readonly st
       else membership.set(name, { group: g.name, trackingWeight: g.syncGroupTrackingWeight });
     }
   }
-  const vrrpInstances = t.instances.flatMap((d) => finishVrrpInstance(d, globalDefs, t.vrrpScripts, t.trackFiles, membership.get(d.name), cx) ?? []);
+  const vrrpInstances = t.instances.flatMap((d) => finishVrrpInstance(d, globalDefs, t.vrrpScripts, t.trackFiles, t.trackProcesses, membership.get(d.name), cx) ?? []);
   const vrids = new Map<string, string>();
   for (const vi of vrrpInstances) {
     const key = `${vi.interface} ${vi.family} ${vi.virtualRouterId}`;
@@ -162,8 +193,11 @@ export function buildConfig(statements: readonly Statement[], files: readonly st
     files: [...files],
     globalDefs,
     staticIpAddresses: t.staticIpAddresses,
+    staticRoutes: t.staticRoutes,
+    staticRules: t.staticRules,
     trackFiles: [...t.trackFiles.values()],
     vrrpScripts: [...t.vrrpScripts.values()],
+    vrrpTrackProcesses: [...t.trackProcesses.values()],
     vrrpInstances,
     vrrpSyncGroups,
     virtualServerGroups: [...t.groups.values()],

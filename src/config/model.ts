@@ -16,9 +16,11 @@ export interface Endpoint extends Address {
 /** A command line for a script, split as keepalived splits it, and who runs it. */
 export interface Script {
   argv: string[];
-  /** Empty when the global script_user (or root) applies. */
+  /** Empty when the global script_user (or root) applies; the daemon fills it in at load. */
   user: string;
   group: string;
+  /** Where the script's keyword is, for diagnostics; absent where only its block's position is known. */
+  pos?: SourcePosition;
 }
 
 export type LvsMethod = 'NAT' | 'DR' | 'TUN';
@@ -258,6 +260,27 @@ export interface HttpCheck extends CheckerBase, CheckConnection {
   verifyCertificate?: boolean | undefined;
   /** ipvsd extension (`ca_file`): absolute path of PEM CA certificates replacing the system store. */
   caFile?: string | undefined;
+  /** SSL_GET only: the top-level `SSL` block, copied to every SSL_GET checker so its probe needs nothing else. */
+  sslClient?: SslClient | undefined;
+}
+
+/**
+ * keepalived's top-level `SSL` block: the one TLS context of every SSL_GET check. Paths are absolute
+ * (relative ones are resolved against the file naming them) and were read and checked at load.
+ */
+export interface SslClient {
+  pos: SourcePosition;
+  /**
+   * `ca`: PEM CA certificates, the store of keepalived's context. keepalived never verifies the server,
+   * so they only complete the client chain; under `verify_certificate` they are trusted too (with `ca_file`).
+   */
+  caFile: string | undefined;
+  /** `certificate`: the PEM client certificate, optionally followed by its chain. */
+  certificateFile: string | undefined;
+  /** `key`: the certificate's PEM private key. */
+  keyFile: string | undefined;
+  /** `password`: decrypts the key. */
+  password: string | undefined;
 }
 
 export interface HttpHeader {
@@ -340,6 +363,27 @@ export interface VrrpScript {
   initFail: boolean;
 }
 
+/** How a vrrp_track_process compares the arguments after the command (keepalived's param_match). */
+export type ProcessParamMatch = 'none' | 'exact' | 'initial' | 'partial';
+
+/** A top-level `vrrp_track_process` block: how many matching processes make it OK. */
+export interface VrrpTrackProcess {
+  name: string;
+  pos: SourcePosition;
+  /** The process name (/proc/PID/comm), or argv[0] with fullCommand. */
+  process: string;
+  params: string[];
+  paramMatch: ProcessParamMatch;
+  fullCommand: boolean;
+  weight: number;
+  reverse: boolean;
+  quorum: number;
+  /** undefined = no maximum. */
+  quorumMax: number | undefined;
+  forkDelayMs: number;
+  terminateDelayMs: number;
+}
+
 export type VrrpState = 'MASTER' | 'BACKUP';
 
 export interface TrackedInterface {
@@ -357,6 +401,13 @@ export interface TrackedScript {
 
 export interface TrackedFile {
   name: string;
+  weight: number | undefined;
+  reverse: boolean;
+}
+
+export interface TrackedProcess {
+  name: string;
+  /** undefined = the vrrp_track_process's own weight. */
   weight: number | undefined;
   reverse: boolean;
 }
@@ -497,6 +548,7 @@ export interface VrrpInstance {
   trackInterfaces: TrackedInterface[];
   trackScripts: TrackedScript[];
   trackFiles: TrackedFile[];
+  trackProcesses: TrackedProcess[];
   virtualIpAddresses: IpAddressEntry[];
   virtualIpAddressesExcluded: IpAddressEntry[];
   virtualRoutes: RouteEntry[];
@@ -525,6 +577,7 @@ export interface VrrpSyncGroup {
   trackInterfaces: TrackedInterface[];
   trackScripts: TrackedScript[];
   trackFiles: TrackedFile[];
+  trackProcesses: TrackedProcess[];
   notify: VrrpNotify;
   smtpAlert: boolean;
   syncGroupTrackingWeight: boolean;
@@ -535,8 +588,12 @@ export interface KeepalivedConfig {
   files: string[];
   globalDefs: GlobalDefs;
   staticIpAddresses: IpAddressEntry[];
+  /** static_routes: added at start whatever the VRRP state, removed at stop. */
+  staticRoutes: RouteEntry[];
+  staticRules: RuleEntry[];
   trackFiles: TrackFile[];
   vrrpScripts: VrrpScript[];
+  vrrpTrackProcesses: VrrpTrackProcess[];
   vrrpInstances: VrrpInstance[];
   vrrpSyncGroups: VrrpSyncGroup[];
   virtualServerGroups: VirtualServerGroup[];

@@ -5,7 +5,6 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { formatDiagnostic, type Diagnostic } from '../config/ast.js';
-import { loadConfig } from '../config/load.js';
 import type { KeepalivedConfig } from '../config/model.js';
 import type { CheckReport } from '../health/scheduler.js';
 import { AddonMissingError } from '../native/addon.js';
@@ -21,21 +20,25 @@ import { KernelTable } from './kernel-table.js';
 import { applyReport, buildPools, realServerName, type CheckerEntry, type Pool, type Pools } from './pools.js';
 import { OwnershipFile } from './ownership-file.js';
 import {
+  eventScript,
   LVS_STOP_SCRIPT_TIMEOUT_MS,
   LvsScripts,
-  quorumScript,
-  realServerScript,
-  reloadScripts,
-  startScripts,
-  stopScripts,
+  reloadEvents,
+  startEvents,
+  stopEvents,
+  type LvsEvent,
   type LvsScriptCall,
   type LvsScriptCause,
   type LvsScriptOutcome,
 } from './lvs-scripts.js';
+import { LvsNotifications, type LvsNotifyOutcome } from './lvs-notify.js';
+import { NotifyFifos } from '../vrrp/notify-fifo.js';
+import { isMiscTimeout } from '../../checkers/misc.js';
+import { loadRunnableConfig } from './script-security.js';
 import { ProcessScriptRunner, scriptSucceeded } from '../vrrp/script-runner.js';
 import { VrrpRuntime } from '../vrrp/runtime.js';
 import { turnEpochNow } from '../health/turn-clock.js';
-import { SmtpAlert, type SmtpAlertOutcome } from '../vrrp/smtp-alert.js';
+import { AlertMailer, alertRecipients, SmtpAlert } from '../vrrp/smtp-alert.js';
 import { ConnectionSync, connectionSyncSettings } from './lvs-sync.js';
 import { packageVersion } from '../api/build-info.js';
 import { ControlRequestError, type ControlTarget, type OverrideAnswer, type OverrideRequest, type ReloadAnswer } from '../api/control-protocol.js';
@@ -43,6 +46,8 @@ import { findVirtualServer, parseEndpoint } from '../api/server-address.js';
 import { isLogLevel, logLevels } from './log-level.js';
 import { describeOverride, Overrides, type Override } from './overrides.js';
 import { StatusModel, type StatusSnapshot } from './status.js';
+import { StaticNetwork } from './static-network.js';
+import { staticEntriesOf } from './static-network-plan.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -60,6 +65,11 @@ export interface DaemonOptions {
 const repairIntervalMs = 5000;
 /** How long health changes are gathered before the changed pools are laid out and applied. */
 const poolFlushDelayMs = 5;
+/**
+ * The gathering lasts at least this many times the last layout's cost, so laying out a large pool
+ * (thousands of servers coming up in the first seconds) takes at most a fifth of the loop.
+ */
+const poolFlushCostFactor = 4;
 
 /** How long a stop waits for the omega scripts (and any still running) before it goes on. */
 const stopScriptsWaitMs = 2000;
@@ -70,7 +80,7 @@ const statusFreshMs = 1000;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 function load(options: DaemonOptions): { config: KeepalivedConfig | undefined; diagnostics: Diagnostic[] } {
-  return loadConfig(options.configPath, { configId: options.configId });
+  return loadRunnableConfig(options.configPath, { configId: options.configId });
 }
 
 function timeoutsOf(config: KeepalivedConfig): Timeouts | undefined {
@@ -81,7 +91,8 @@ function timeoutsOf(config: KeepalivedConfig): Timeouts | undefined {
 /** The VRRP part of a configuration, without source positions (they move when other lines do). */
 function vrrpShape(config: KeepalivedConfig): string {
   const { vrrpInstances, vrrpSyncGroups, vrrpScripts, trackFiles } = config;
-  return JSON.stringify({ vrrpInstances, vrrpSyncGroups, vrrpScripts, trackFiles, vrrp: config.globalDefs.vrrp }, (k, v: unknown) =>
+  const fifos = [config.globalDefs.notifyFifo, config.globalDefs.vrrpNotifyFifo];
+  return JSON.stringify({ vrrpInstances, vrrpSyncGroups, vrrpScripts, trackFiles, fifos, vrrp: config.globalDefs.vrrp }, (k, v: unknown) =>
     k === 'pos' ? undefined : v,
   );
 }
@@ -109,12 +120,18 @@ export class Daemon implements ControlTarget {
   #vrrp: VrrpRuntime | undefined;
   #connectionSync: ConnectionSync | undefined;
   #smtpAlert: SmtpAlert | undefined;
+  /** static_ipaddress, static_routes, static_rules: applied at start and reload whatever the VRRP state, removed at stop. */
+  readonly #staticNetwork: StaticNetwork;
+  /** notify_fifo is opened once for VRRP and LVS lines together. */
+  readonly #fifos = new NotifyFifos();
+  #lvsNotify: LvsNotifications | undefined;
   /** The kernel's timeouts before lvs_timeouts changed them, restored on stop. */
   #savedTimeouts: Timeouts | undefined;
   #repairTimer: NodeJS.Timeout | undefined;
   #repairQueued = false;
   #dirtyPools = new Set<Pool>();
   #poolFlush: NodeJS.Timeout | undefined;
+  #lastLayoutMs = 0;
   #reloads: Promise<void> = Promise.resolve();
   #stopping: Promise<void> | undefined;
 
@@ -125,6 +142,7 @@ export class Daemon implements ControlTarget {
     this.#config = config;
     this.#status = new StatusModel({ version: packageVersion(), configPath: options.configPath, now: turnEpochNow });
     this.#ownership = options.ownershipPath === undefined ? undefined : new OwnershipFile(options.ownershipPath);
+    this.#staticNetwork = new StaticNetwork({ log: options.log });
     const owned = this.#readOwnership();
     this.#scripts = new LvsScripts(new ProcessScriptRunner(), (o) => this.#onScript(o));
     // Every full read of the kernel (the periodic repair's) also refreshes the counters ipvsctl and the metrics show.
@@ -145,6 +163,11 @@ export class Daemon implements ControlTarget {
       onSetupError: (entry, message) =>
         this.#log.error({ event: 'checker-error', checker: entry.id, error: message }, `checker ${entry.id} cannot run: ${message}`),
       onError: (err) => this.#log.error({ event: 'internal-error', error: errorText(err) }, `error while applying a check result: ${errorText(err)}`),
+      onLag: (lag) =>
+        this.#log.warn(
+          { event: 'checks-late', ...lag },
+          `${lag.late} check(s) started late in the last ${Math.round(lag.windowMs / 1000)} s (up to ${Math.round(lag.maxLatenessMs)} ms), ${lag.skipped} slot(s) left out: the event loop is busy`,
+        ),
       tcpHalfOpen: options.tcpHalfOpen ?? false,
     });
     this.#pools = buildPools(config);
@@ -180,14 +203,16 @@ export class Daemon implements ControlTarget {
       const d = (daemon = new Daemon(options, client, config));
       await d.#prepareKernel();
       const report = await d.#firstSync();
+      d.#lvsNotify = d.#openLvsNotify(config);
       d.#health.load(d.#pools);
-      d.#runScripts(startScripts(d.#pools), 'start');
+      d.#runEvents(startEvents(d.#pools), 'start');
       for (const { pool, event } of d.#pools.initialQuorum) {
         options.log.warn({ event: 'quorum-down', virtualServer: pool.name, weight: event.weight, threshold: event.threshold, initial: true }, `${pool.name}: quorum down at start`);
       }
       d.#repairTimer = setInterval(() => d.#repair(), repairIntervalMs);
       d.#connectionSync = await d.#startConnectionSync(config);
       d.#smtpAlert = SmtpAlert.fromConfig(config, hostname().split('.')[0]!, (o) => d.#onSmtpAlert(o));
+      await d.#staticNetwork.apply(staticEntriesOf(config), 'start');
       if (config.vrrpInstances.length > 0) d.#vrrp = await d.#startVrrp(config);
       options.log.info(
         {
@@ -208,6 +233,8 @@ export class Daemon implements ControlTarget {
         clearInterval(daemon.#repairTimer);
         daemon.#health.stop();
         await daemon.#connectionSync?.stop();
+        await daemon.#staticNetwork.stop();
+        daemon.#lvsNotify?.close();
       }
       client.close();
       throw err;
@@ -222,6 +249,7 @@ export class Daemon implements ControlTarget {
     try {
       return await VrrpRuntime.start(config, {
         log: this.#log,
+        fifos: this.#fifos,
         onNotify: (instance, o) => {
           if (o.result.exitCode !== 0 || o.result.timedOut) {
             this.#log.warn({ event: 'notify-failed', instance, argv: o.argv, ...o.result }, `notify script for ${instance} failed`);
@@ -263,7 +291,8 @@ export class Daemon implements ControlTarget {
     return sync;
   }
 
-  #onSmtpAlert(o: SmtpAlertOutcome): void {
+  /** VRRP's and LVS's mails alike. */
+  #onSmtpAlert(o: LvsNotifyOutcome): void {
     if (o.error) this.#log.warn({ event: 'smtp-alert-failed', subject: o.subject, error: o.error.message }, `smtp_alert "${o.subject}" not sent: ${o.error.message}`);
     else this.#log.info({ event: 'smtp-alert-sent', subject: o.subject }, `smtp_alert sent: ${o.subject}`);
   }
@@ -314,7 +343,6 @@ export class Daemon implements ControlTarget {
     );
   }
 
-  /** Recomputes one virtual server's services and sends them to the kernel. */
   /**
    * Health changes are gathered for a few milliseconds and each changed pool laid out once: at
    * start, thousands of servers change within the same second, and laying out a large pool per
@@ -322,7 +350,7 @@ export class Daemon implements ControlTarget {
    */
   #updatePool(pool: Pool): void {
     this.#dirtyPools.add(pool);
-    this.#poolFlush ??= setTimeout(() => this.#flushPools(), poolFlushDelayMs);
+    this.#poolFlush ??= setTimeout(() => this.#flushPools(), Math.max(poolFlushDelayMs, this.#lastLayoutMs * poolFlushCostFactor));
   }
 
   #flushPools(): void {
@@ -330,9 +358,11 @@ export class Daemon implements ControlTarget {
     const pools = [...this.#dirtyPools].filter((p) => this.#pools.byVirtualServer.get(p.virtualServer) === p);
     this.#dirtyPools.clear();
     if (pools.length === 0 || this.#stopping) return;
+    const startedAt = performance.now();
     for (const pool of pools) {
       this.#table.set(virtualServerEntries(this.#pools.config, pool.virtualServer, pool.state, this.#overrides.of(pool.name)));
     }
+    this.#lastLayoutMs = performance.now() - startedAt;
     void this.#table.update(pools.flatMap((p) => p.serviceKeys)).then((r) => {
       if (r) this.#status.reconciled('update', r);
       this.#reportRefusals('update', r);
@@ -350,7 +380,7 @@ export class Daemon implements ControlTarget {
       this.#status.realServerChanged(pool.name, fields.realServer);
       const message = `${pool.name}: real server ${fields.realServer} ${kind}${initial ? ' (at start)' : ''}: ${fields.reason}`;
       this.#log.info({ event: `real-server-${kind}`, ...fields, initial, inhibit: server.inhibit }, message);
-      this.#runScript(realServerScript(pool, entry.realServer, kind === 'up'), 'transition');
+      this.#runEvents([{ kind: 'real-server', pool, realServer: entry.realServer, up: kind === 'up', removed: false }], 'transition');
     } else if (!report.probe.ok) {
       this.#log.debug({ event: 'check-failed', ...fields, failures: report.step.failures }, `${entry.id}: ${fields.reason}`);
     }
@@ -360,7 +390,16 @@ export class Daemon implements ControlTarget {
         { event: kind, virtualServer: pool.name, weight: update.quorum.weight, threshold: update.quorum.threshold, sorryServer: pool.state.sorryActive },
         `${pool.name}: ${kind.replace('-', ' ')} (weight ${update.quorum.weight}, threshold ${update.quorum.threshold})`,
       );
-      this.#runScript(quorumScript(pool, update.quorum.kind === 'quorum_up'), 'transition');
+      this.#runEvents([{ kind: 'quorum', pool, up: update.quorum.kind === 'quorum_up' }], 'transition', undefined, update.quorum);
+    }
+    // After the server's own line, as keepalived's checkers mail after update_svr_checker_state.
+    if (report.step.transition) {
+      this.#lvsNotify?.checker(pool.virtualServer, entry.realServer, entry.checker, {
+        checkerUp: report.step.transition === 'up',
+        serverAlive: server.alive,
+        serverChanged: update.server !== undefined,
+        timedOut: isMiscTimeout(report.probe.reason),
+      });
     }
     if (update.changed) this.#updatePool(pool);
   }
@@ -421,6 +460,7 @@ export class Daemon implements ControlTarget {
     }
     for (const d of diagnostics) this.#log.warn({ event: 'config-warning', diagnostic: formatDiagnostic(d) }, formatDiagnostic(d));
     if (vrrpShape(config) !== vrrpShape(this.#config)) await this.#reloadVrrp(config);
+    await this.#staticNetwork.apply(staticEntriesOf(config), 'reload');
     const pools = buildPools(config, this.#pools);
     const names = new Map(pools.pools.map((p) => [p.name, new Set(p.virtualServer.realServers.map(realServerName))]));
     for (const gone of this.#overrides.retain((vs, rs) => names.get(vs)?.has(rs) === true)) {
@@ -432,7 +472,11 @@ export class Daemon implements ControlTarget {
     let adopted = 0;
     for (const c of pools.checkers.values()) if (c.state.hasRun) adopted++;
     const desired = this.#desired(pools);
-    const scripts = reloadScripts(this.#pools, pools);
+    const events = reloadEvents(this.#pools, pools);
+    // The new FIFOs open before the old close, so a path in both stays open (its reader is not restarted).
+    const lvsNotify = this.#openLvsNotify(config);
+    this.#lvsNotify?.close();
+    this.#lvsNotify = lvsNotify;
     this.#config = config;
     this.#pools = pools;
     this.#table.replace(desired);
@@ -444,7 +488,7 @@ export class Daemon implements ControlTarget {
     }
     this.#status.reloaded(true);
     const report = await this.#table.sync();
-    this.#runScripts(scripts, 'reload');
+    this.#runEvents(events, 'reload');
     if (report) this.#status.reconciled('reload', report);
     this.#reportRefusals('reload', report);
     this.#log.info(
@@ -542,11 +586,13 @@ export class Daemon implements ControlTarget {
         this.#log.error({ event: 'vrrp-error', error: errorText(err) }, `stopping VRRP failed: ${errorText(err)}`);
       }
     }
+    // After the VIPs are released, as keepalived: rules, routes, then addresses.
+    await this.#staticNetwork.stop();
     // After VRRP's STOP transition; also stops the daemons that run without `inst`.
     await this.#connectionSync?.stop();
     await this.#smtpAlert?.idle(2000);
     const release = this.#options.releaseOnStop;
-    const scripts = stopScripts(this.#pools, release);
+    const events = stopEvents(this.#pools, release);
     await this.#table.after(async () => {
       try {
         if (release) await this.#release();
@@ -556,8 +602,9 @@ export class Daemon implements ControlTarget {
       }
     });
     this.#client.close();
-    this.#runScripts(scripts, 'stop', LVS_STOP_SCRIPT_TIMEOUT_MS);
-    await this.#scriptsIdle(stopScriptsWaitMs);
+    this.#runEvents(events, 'stop', LVS_STOP_SCRIPT_TIMEOUT_MS);
+    await Promise.all([this.#scriptsIdle(stopScriptsWaitMs), this.#lvsNotify?.idle(stopScriptsWaitMs)]);
+    this.#lvsNotify?.close();
     this.#log.info({ event: 'stopped', released: release, durationMs: Math.round(performance.now() - startedAt) }, 'ipvsd stopped');
   }
 
@@ -604,12 +651,24 @@ export class Daemon implements ControlTarget {
     }
   }
 
-  #runScript(call: LvsScriptCall | undefined, cause: LvsScriptCause, timeoutMs?: number): void {
-    if (call) this.#scripts.run(call, cause, timeoutMs);
+  /** Each transition's script, FIFO line and mail, in keepalived's order. */
+  #runEvents(events: readonly LvsEvent[], cause: LvsScriptCause, timeoutMs?: number, quorum?: { weight: number; threshold: number }): void {
+    for (const event of events) {
+      const call: LvsScriptCall | undefined = eventScript(event);
+      if (call) this.#scripts.run(call, cause, timeoutMs);
+      this.#lvsNotify?.event(event, { initial: cause === 'start', stopping: cause === 'stop', ...quorum });
+    }
   }
 
-  #runScripts(calls: readonly LvsScriptCall[], cause: LvsScriptCause, timeoutMs?: number): void {
-    for (const call of calls) this.#scripts.run(call, cause, timeoutMs);
+  /** A FIFO that cannot be opened is logged and left out: notifications never stop the director. */
+  #openLvsNotify(config: KeepalivedConfig): LvsNotifications | undefined {
+    const recipients = alertRecipients(config, hostname().split('.')[0]!);
+    try {
+      return LvsNotifications.open(config, this.#fifos, recipients && new AlertMailer(recipients), (o) => this.#onSmtpAlert(o));
+    } catch (err) {
+      this.#log.error({ event: 'notify-fifo-error', error: errorText(err) }, `LVS notify FIFO not opened: ${errorText(err)}`);
+      return undefined;
+    }
   }
 
   async #scriptsIdle(ms: number): Promise<void> {
