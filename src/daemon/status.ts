@@ -185,14 +185,8 @@ function counters(s: Stats): KernelCounters {
 }
 
 function destinationCounters(d: DestinationState): DestinationCounters {
-  const s = d.stats;
   return {
-    connections: n(s.connections),
-    inPackets: n(s.inPackets),
-    outPackets: n(s.outPackets),
-    inBytes: n(s.inBytes),
-    outBytes: n(s.outBytes),
-    rates: { connections: n(s.connectionRate), inPackets: n(s.inPacketRate), outPackets: n(s.outPacketRate), inBytes: n(s.inByteRate), outBytes: n(s.outByteRate) },
+    ...counters(d.stats),
     activeConnections: d.activeConnections,
     inactiveConnections: d.inactiveConnections,
     weight: d.weight,

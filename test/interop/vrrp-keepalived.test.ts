@@ -3,31 +3,11 @@
 // the master is SIGTERMed or SIGKILLed, measured from outside with `ip -n NS addr`.
 // Needs root, iproute2 and keepalived; run with `npm run test:interop`.
 import { chmodSync, closeSync, constants, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADDRESSES, buildPrivateCopy, VIP, VIP2, VIP6, VrrpPair, type InstanceOptions, type Side, type Speaker } from './vrrp-pair.js';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ADDRESSES, VIP, VIP2, VIP6, usePair, type InstanceOptions, type Side, type Speaker } from './vrrp-pair.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const figures: string[] = [];
-let pair: VrrpPair;
-
-let build: { entry: string; remove: () => void } | undefined;
-
-beforeAll(() => {
-  build = buildPrivateCopy(root);
-  pair = new VrrpPair(build.entry);
-}, 60_000);
-
-afterEach(async () => {
-  await pair.stopAll();
-}, 20_000);
-
-afterAll(() => {
-  pair?.cleanup();
-  build?.remove();
-  if (figures.length) console.log(`VRRP interop figures (s):\n  ${figures.join('\n  ')}`);
-});
+const lab = usePair('VRRP interop figures (s)');
 
 const only = (side: Side) => (owners: Side[]) => owners.length === 1 && owners[0] === side;
 const other = (side: Side): Side => (side === 'a' ? 'b' : 'a');
@@ -44,8 +24,8 @@ const v3: Timing = { version: 3, advertInt: '0.1', advertMs: 100 };
 
 function start(kind: Speaker['kind'], side: Side, t: Timing, role: 'MASTER' | 'BACKUP'): Speaker {
   const o: InstanceOptions = { state: role, priority: role === 'MASTER' ? 150 : 100, version: t.version, advertInt: t.advertInt, vip: t.vip ?? VIP };
-  pair.vip = o.vip!;
-  return kind === 'ipvsd' ? pair.startIpvsd(side, o) : pair.startKeepalived(side, o);
+  lab.pair.vip = o.vip!;
+  return kind === 'ipvsd' ? lab.pair.startIpvsd(side, o) : lab.pair.startKeepalived(side, o);
 }
 
 // Master_Down_Interval for the backup (priority 100) and its skew, in seconds.
@@ -53,10 +33,10 @@ const masterDown = (t: Timing) => (3 * t.advertMs + ((256 - 100) * (t.version ==
 const skew = (t: Timing) => ((256 - 100) * (t.version === 2 ? 1000 : t.advertMs)) / 256 / 1000;
 
 async function converge(master: Speaker, t: Timing, backup?: Speaker): Promise<number> {
-  const took = await pair.waitFor(only(master.side), 8000 + 10 * t.advertMs);
+  const took = await lab.pair.waitFor(only(master.side), 8000 + 10 * t.advertMs);
   if (backup) expect(backup.child.exitCode, `${backup.kind} (backup) exited:\n${backup.output()}`).toBeNull();
   // Stable: for three adverts only the master holds the VIP.
-  const seen = await pair.watch(3 * t.advertMs + 200);
+  const seen = await lab.pair.watch(3 * t.advertMs + 200);
   expect([...seen], `${master.kind} output:\n${master.output()}`).toEqual([master.side]);
   return took;
 }
@@ -64,22 +44,22 @@ async function converge(master: Speaker, t: Timing, backup?: Speaker): Promise<n
 async function failover(kind: 'SIGTERM' | 'SIGKILL', master: Speaker, peer: Speaker, t: Timing, label: string): Promise<number> {
   const backup = other(master.side);
   const t0 = performance.now();
-  if (kind === 'SIGTERM') pair.terminate(master);
-  else pair.crash(master);
-  const took = await pair.waitFor((owners) => owners.includes(backup), 10_000, t0).catch(async (err: Error) => {
+  if (kind === 'SIGTERM') lab.pair.terminate(master);
+  else lab.pair.crash(master);
+  const took = await lab.pair.waitFor((owners) => owners.includes(backup), 10_000, t0).catch(async (err: Error) => {
     if (peer.kind === 'ipvsd' && peer.child.pid !== undefined) {
       process.kill(peer.child.pid, 'SIGUSR2'); // logs its status: state, counters, drops
       await new Promise((r) => setTimeout(r, 300));
     }
     throw new Error(`${err.message}\n--- ${peer.kind} (backup) output:\n${peer.output()}\n--- ${master.kind} (master) output:\n${master.output()}`);
   });
-  figures.push(`${label} ${kind} -> backup owns VIP: ${took.toFixed(3)}`);
+  lab.figures.push(`${label} ${kind} -> backup owns VIP: ${took.toFixed(3)}`);
   if (kind === 'SIGTERM') {
     // Priority 0: the backup waits only Skew_Time (plus the poll's resolution and process start-up).
     expect(took).toBeGreaterThan(skew(t) * 0.8);
     expect(took).toBeLessThan(skew(t) + 0.4);
     await master.exited;
-    figures.push(`${label} SIGTERM -> master process exited: ${((performance.now() - t0) / 1000).toFixed(3)}`);
+    lab.figures.push(`${label} SIGTERM -> master process exited: ${((performance.now() - t0) / 1000).toFixed(3)}`);
   } else {
     // Silence: up to Master_Down_Interval after the last advert the dead master sent.
     expect(took).toBeGreaterThan(masterDown(t) - t.advertMs / 1000 - 0.05);
@@ -92,12 +72,12 @@ async function scenario(masterKind: Speaker['kind'], backupKind: Speaker['kind']
   const label = `v${t.version}${t.vip?.includes(':') ? '/IPv6' : ''} ${masterKind} master / ${backupKind} backup:`;
   let master = start(masterKind, 'a', t, 'MASTER');
   const backup = start(backupKind, 'b', t, 'BACKUP');
-  figures.push(`${label} start -> master sole owner: ${(await converge(master, t, backup)).toFixed(3)}`);
+  lab.figures.push(`${label} start -> master sole owner: ${(await converge(master, t, backup)).toFixed(3)}`);
   await failover('SIGTERM', master, backup, t, label);
 
   master = start(masterKind, 'a', t, 'MASTER');
-  const preempt = await pair.waitFor(only('a'), 10_000);
-  figures.push(`${label} restart -> master preempts: ${preempt.toFixed(3)}`);
+  const preempt = await lab.pair.waitFor(only('a'), 10_000);
+  lab.figures.push(`${label} restart -> master preempts: ${preempt.toFixed(3)}`);
   await failover('SIGKILL', master, backup, t, label);
 }
 
@@ -121,9 +101,9 @@ describe('VRRPv3 over IPv6 (link-local sources, ff02::12, unsolicited NA), adver
 describe('unicast (unicast_src_ip, unicast_peer), VRRPv3 advert_int 0.1', () => {
   it('ipvsd MASTER with keepalived BACKUP: ipvsd owns; SIGTERM -> keepalived owns', async () => {
     const unicast = (self: string, peer: string) => `    unicast_src_ip ${self}\n    unicast_peer {\n        ${peer}\n    }\n`;
-    pair.vip = VIP;
-    const master = pair.startIpvsd('a', { state: 'MASTER', priority: 150, version: 3, advertInt: '0.1', extra: unicast(ADDRESSES.a, ADDRESSES.b) });
-    const backup = pair.startKeepalived('b', { state: 'BACKUP', priority: 100, version: 3, advertInt: '0.1', extra: unicast(ADDRESSES.b, ADDRESSES.a) });
+    lab.pair.vip = VIP;
+    const master = lab.pair.startIpvsd('a', { state: 'MASTER', priority: 150, version: 3, advertInt: '0.1', extra: unicast(ADDRESSES.a, ADDRESSES.b) });
+    const backup = lab.pair.startKeepalived('b', { state: 'BACKUP', priority: 100, version: 3, advertInt: '0.1', extra: unicast(ADDRESSES.b, ADDRESSES.a) });
     await converge(master, v3, backup);
     await failover('SIGTERM', master, backup, v3, 'v3 unicast ipvsd master / keepalived backup:');
   }, 30_000);
@@ -133,32 +113,32 @@ describe('gratuitous ARP and unsolicited NA', () => {
   it('move the peer\'s neighbour entries for an IPv4 VIP and an excluded IPv6 VIP to the new master\'s MAC', async () => {
     const bogus = '02:00:00:00:00:01';
     const [vip4, vip6] = [VIP.split('/')[0]!, VIP6.split('/')[0]!];
-    for (const vip of [vip4, vip6]) pair.exec('b', ['ip', 'neigh', 'replace', vip, 'lladdr', bogus, 'dev', 'eth0', 'nud', 'stale']);
-    const mac = JSON.parse(pair.exec('a', ['ip', '-j', 'link', 'show', 'dev', 'eth0']))[0].address as string;
-    pair.vip = VIP;
-    const master = pair.startIpvsd('a', {
+    for (const vip of [vip4, vip6]) lab.pair.exec('b', ['ip', 'neigh', 'replace', vip, 'lladdr', bogus, 'dev', 'eth0', 'nud', 'stale']);
+    const mac = JSON.parse(lab.pair.exec('a', ['ip', '-j', 'link', 'show', 'dev', 'eth0']))[0].address as string;
+    lab.pair.vip = VIP;
+    const master = lab.pair.startIpvsd('a', {
       state: 'MASTER', priority: 150, version: 3, advertInt: '0.1',
       extra: `    virtual_ipaddress_excluded {\n        ${VIP6}\n    }\n`,
     });
     await converge(master, v3);
-    const neighbour = (vip: string) => pair.exec('b', ['ip', 'neigh', 'show', vip, 'dev', 'eth0']);
+    const neighbour = (vip: string) => lab.pair.exec('b', ['ip', 'neigh', 'show', vip, 'dev', 'eth0']);
     expect(neighbour(vip4)).toContain(`lladdr ${mac}`);
     expect(neighbour(vip6)).toContain(`lladdr ${mac}`);
-    expect(pair.exec('a', ['ip', '-o', 'addr', 'show', 'dev', 'eth0'])).toContain(` ${VIP6} `);
+    expect(lab.pair.exec('a', ['ip', '-o', 'addr', 'show', 'dev', 'eth0'])).toContain(` ${VIP6} `);
   }, 30_000);
 });
 
 describe('track_script and notify', () => {
   it('a failing check lowers ipvsd\'s priority so keepalived takes over, and back; notify runs in order', async () => {
-    const healthy = join(pair.dir, 'healthy');
-    const notes = join(pair.dir, 'notes');
-    const notify = join(pair.dir, 'notify.sh');
+    const healthy = join(lab.pair.dir, 'healthy');
+    const notes = join(lab.pair.dir, 'notes');
+    const notify = join(lab.pair.dir, 'notify.sh');
     writeFileSync(notify, `#!/bin/sh\necho "$*" >> ${notes}\n`);
     chmodSync(notify, 0o755);
     writeFileSync(healthy, '');
-    pair.vip = VIP;
-    const fifo = join(pair.dir, 'vrrp.fifo');
-    const master = pair.startIpvsd('a', {
+    lab.pair.vip = VIP;
+    const fifo = join(lab.pair.dir, 'vrrp.fifo');
+    const master = lab.pair.startIpvsd('a', {
       state: 'MASTER', priority: 150, version: 3, advertInt: '0.1',
       globals: `    vrrp_notify_fifo ${fifo}\n`,
       blocks: `vrrp_script chk {\n    script "/usr/bin/test -e ${healthy}"\n    interval 1\n    weight -60\n}\n`,
@@ -167,12 +147,12 @@ describe('track_script and notify', () => {
     const backup = start('keepalived', 'b', v3, 'BACKUP');
     await converge(master, v3, backup);
     rmSync(healthy);
-    const down = await pair.waitFor(only('b'), 5000); // within one interval + Master_Down_Interval
+    const down = await lab.pair.waitFor(only('b'), 5000); // within one interval + Master_Down_Interval
     rmSync(notes, { force: true });
     writeFileSync(healthy, '');
-    const up = await pair.waitFor(only('a'), 5000);
-    figures.push(`v3 track_script (interval 1, weight -60): check fails -> keepalived owns: ${down.toFixed(3)}; check passes -> ipvsd owns again: ${up.toFixed(3)}`);
-    await pair.watch(300);
+    const up = await lab.pair.waitFor(only('a'), 5000);
+    lab.figures.push(`v3 track_script (interval 1, weight -60): check fails -> keepalived owns: ${down.toFixed(3)}; check passes -> ipvsd owns again: ${up.toFixed(3)}`);
+    await lab.pair.watch(300);
     const lines = readFileSync(notes, 'utf8').trim().split('\n');
     expect(lines).toEqual(['master', 'INSTANCE VI_1 MASTER 150']);
     // The FIFO has every transition, in order, with the priority at the time (90 while the check failed).
@@ -192,22 +172,22 @@ describe('track_script and notify', () => {
 describe('track_interface', () => {
   it('a tracked link losing carrier puts ipvsd in FAULT (priority 0 advert, VIP released); carrier back -> master again', async () => {
     // A veth pair inside namespace a: taking one end down drops the other's carrier.
-    pair.exec('a', ['ip', 'link', 'add', 'trk0', 'type', 'veth', 'peer', 'name', 'trk1']);
-    pair.exec('a', ['ip', 'link', 'set', 'trk0', 'up']);
-    pair.exec('a', ['ip', 'link', 'set', 'trk1', 'up']);
-    pair.vip = VIP;
-    const master = pair.startIpvsd('a', { state: 'MASTER', priority: 150, version: 3, advertInt: '0.1', extra: '    track_interface {\n        trk0\n    }\n' });
+    lab.pair.exec('a', ['ip', 'link', 'add', 'trk0', 'type', 'veth', 'peer', 'name', 'trk1']);
+    lab.pair.exec('a', ['ip', 'link', 'set', 'trk0', 'up']);
+    lab.pair.exec('a', ['ip', 'link', 'set', 'trk1', 'up']);
+    lab.pair.vip = VIP;
+    const master = lab.pair.startIpvsd('a', { state: 'MASTER', priority: 150, version: 3, advertInt: '0.1', extra: '    track_interface {\n        trk0\n    }\n' });
     const backup = start('keepalived', 'b', v3, 'BACKUP');
     await converge(master, v3, backup);
     const t0 = performance.now();
-    pair.exec('a', ['ip', 'link', 'set', 'trk1', 'down']);
-    const down = await pair.waitFor(only('b'), 3000, t0);
-    pair.exec('a', ['ip', 'link', 'set', 'trk1', 'up']);
-    const up = await pair.waitFor(only('a'), 3000);
-    figures.push(`v3 track_interface: carrier lost -> keepalived owns: ${down.toFixed(3)}; carrier back -> ipvsd owns: ${up.toFixed(3)}`);
+    lab.pair.exec('a', ['ip', 'link', 'set', 'trk1', 'down']);
+    const down = await lab.pair.waitFor(only('b'), 3000, t0);
+    lab.pair.exec('a', ['ip', 'link', 'set', 'trk1', 'up']);
+    const up = await lab.pair.waitFor(only('a'), 3000);
+    lab.figures.push(`v3 track_interface: carrier lost -> keepalived owns: ${down.toFixed(3)}; carrier back -> ipvsd owns: ${up.toFixed(3)}`);
     // FAULT sends priority 0, so the backup takes over after Skew_Time, not Master_Down_Interval.
     expect(down).toBeLessThan(skew(v3) + 0.25);
-    pair.exec('a', ['ip', 'link', 'del', 'trk0']);
+    lab.pair.exec('a', ['ip', 'link', 'del', 'trk0']);
   }, 30_000);
 });
 
@@ -241,18 +221,18 @@ ${check && n === 2 ? '    track_script {\n        chk\n    }\n' : ''}    virtual
   .join('')}`;
 
   it('a failing check on one ipvsd member moves both VIPs to keepalived, and both come back', async () => {
-    const healthy = join(pair.dir, 'healthy-sync');
+    const healthy = join(lab.pair.dir, 'healthy-sync');
     writeFileSync(healthy, '');
-    const ipvsd = pair.startIpvsd('a', conf('ipvsd_a', 'MASTER', 150, healthy));
-    const keepalived = pair.startKeepalived('b', conf('keepalived_b', 'BACKUP', 100));
+    const ipvsd = lab.pair.startIpvsd('a', conf('ipvsd_a', 'MASTER', 150, healthy));
+    const keepalived = lab.pair.startKeepalived('b', conf('keepalived_b', 'BACKUP', 100));
     const both = (side: Side) => async () => {
-      const h = await pair.holders([VIP, VIP2]);
+      const h = await lab.pair.holders([VIP, VIP2]);
       return h[VIP]!.join() === side && h[VIP2]!.join() === side;
     };
     const until = async (check: () => Promise<boolean>, ms: number) => {
       const t0 = performance.now();
       while (!(await check())) {
-        if (performance.now() - t0 > ms) throw new Error(`timed out: ${JSON.stringify(await pair.holders([VIP, VIP2]))}\n${ipvsd.output()}\n${keepalived.output()}`);
+        if (performance.now() - t0 > ms) throw new Error(`timed out: ${JSON.stringify(await lab.pair.holders([VIP, VIP2]))}\n${ipvsd.output()}\n${keepalived.output()}`);
         await new Promise((r) => setTimeout(r, 5));
       }
       return (performance.now() - t0) / 1000;
@@ -262,8 +242,8 @@ ${check && n === 2 ? '    track_script {\n        chk\n    }\n' : ''}    virtual
     const moved = await until(both('b'), 5000);
     writeFileSync(healthy, '');
     const back = await until(both('a'), 5000);
-    figures.push(`v3 sync group (2 instances, check on one, interval 1): check fails -> keepalived owns both: ${moved.toFixed(3)}; passes -> ipvsd owns both: ${back.toFixed(3)}`);
-    pair.terminate(ipvsd);
+    lab.figures.push(`v3 sync group (2 instances, check on one, interval 1): check fails -> keepalived owns both: ${moved.toFixed(3)}; passes -> ipvsd owns both: ${back.toFixed(3)}`);
+    lab.pair.terminate(ipvsd);
     await until(both('b'), 2000);
   }, 30_000);
 });
@@ -273,11 +253,11 @@ describe('after a crash', () => {
     const backup = start('keepalived', 'b', v3, 'BACKUP');
     let master = start('ipvsd', 'a', v3, 'MASTER');
     await converge(master, v3);
-    pair.crash(master);
-    await pair.waitFor((owners) => owners.length === 2, 5000); // both hold it: nobody cleaned up
+    lab.pair.crash(master);
+    await lab.pair.waitFor((owners) => owners.length === 2, 5000); // both hold it: nobody cleaned up
     master = start('ipvsd', 'a', v3, 'BACKUP'); // BACKUP with priority 100 vs keepalived's 100 and a lower address: stays backup
-    await pair.waitFor(only('b'), 5000);
-    const seen = await pair.watch(1000);
+    await lab.pair.waitFor(only('b'), 5000);
+    const seen = await lab.pair.watch(1000);
     expect([...seen], `${master.output()}\n${backup.output()}`).toEqual(['b']);
   }, 30_000);
 });

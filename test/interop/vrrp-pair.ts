@@ -4,7 +4,9 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 export const VIP = '10.98.0.100/24';
 export const VIP6 = '2001:db8:98::100/64';
@@ -55,6 +57,43 @@ ${o.version === 3 ? '    version 3\n' : ''}${o.extra ?? ''}    virtual_ipaddress
     }
 }
 `;
+}
+
+export interface PairLab {
+  /** Built in beforeAll. */
+  readonly pair: VrrpPair;
+  /** Printed under the file's title after its tests. */
+  readonly figures: string[];
+}
+
+/**
+ * One pair for a test file: the project compiled privately and the namespaces built before its
+ * tests, every speaker stopped after each test, all removed after the last.
+ */
+export function usePair(title: string): PairLab {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  let build: { entry: string; remove: () => void } | undefined;
+  let pair: VrrpPair | undefined;
+  const lab = {
+    figures: [] as string[],
+    get pair(): VrrpPair {
+      if (!pair) throw new Error('the VRRP pair is built in beforeAll');
+      return pair;
+    },
+  };
+  beforeAll(() => {
+    build = buildPrivateCopy(root);
+    pair = new VrrpPair(build.entry);
+  }, 60_000);
+  afterEach(async () => {
+    await pair?.stopAll();
+  }, 20_000);
+  afterAll(() => {
+    pair?.cleanup();
+    build?.remove();
+    if (lab.figures.length) console.log(`${title}:\n  ${lab.figures.join('\n  ')}`);
+  });
+  return lab;
 }
 
 /**

@@ -3,30 +3,11 @@
 // an instance whose interface only appears after ipvsd started.
 // Needs root, iproute2 and keepalived; run with `npm run test:interop`.
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildPrivateCopy, VIP, VIP2, VrrpPair, type Side, type Speaker } from './vrrp-pair.js';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { VIP, VIP2, usePair, type Side, type Speaker } from './vrrp-pair.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const figures: string[] = [];
-let pair: VrrpPair;
-let build: { entry: string; remove: () => void } | undefined;
-
-beforeAll(() => {
-  build = buildPrivateCopy(root);
-  pair = new VrrpPair(build.entry);
-}, 60_000);
-
-afterEach(async () => {
-  await pair.stopAll();
-}, 20_000);
-
-afterAll(() => {
-  pair?.cleanup();
-  build?.remove();
-  if (figures.length) console.log(`VRRP reload / preemption figures (s):\n  ${figures.join('\n  ')}`);
-});
+const lab = usePair('VRRP reload / preemption figures (s)');
 
 const only = (side: Side) => (owners: Side[]) => owners.length === 1 && owners[0] === side;
 
@@ -59,18 +40,18 @@ ${(o.vips ?? [VIP]).map((v) => `        ${v}\n`).join('')}    }
 const conf = (routerId: string, ...instances: Instance[]) => `global_defs {\n    router_id ${routerId}\n}\n${instances.map(instance).join('')}`;
 
 function startIpvsd(side: Side, ...instances: Instance[]): Speaker {
-  return pair.startIpvsd(side, conf(`ipvsd_${side}`, ...instances));
+  return lab.pair.startIpvsd(side, conf(`ipvsd_${side}`, ...instances));
 }
 
 function startKeepalived(side: Side, ...instances: Instance[]): Speaker {
-  return pair.startKeepalived(side, conf(`keepalived_${side}`, ...instances));
+  return lab.pair.startKeepalived(side, conf(`keepalived_${side}`, ...instances));
 }
 
 /** Rewrites the file the speaker was started with, sends SIGHUP and waits for the reload to be logged. */
 async function reload(s: Speaker, ...instances: Instance[]): Promise<void> {
   // Before its handler is installed, SIGHUP would end a starting ipvsd.
   if (s.kind === 'ipvsd') await logged(s, 0, '"VRRP started"');
-  const file = join(pair.dir, `${s.kind}-${s.side}.conf`);
+  const file = join(lab.pair.dir, `${s.kind}-${s.side}.conf`);
   writeFileSync(file, conf(`${s.kind}_${s.side}`, ...instances));
   const before = s.output().length;
   process.kill(s.child.pid!, 'SIGHUP');
@@ -86,10 +67,10 @@ async function logged(s: Speaker, from: number, text: string): Promise<void> {
 }
 
 async function settle(master: Side, ...speakers: Speaker[]): Promise<void> {
-  await pair.waitFor(only(master), 8000).catch((err: Error) => {
+  await lab.pair.waitFor(only(master), 8000).catch((err: Error) => {
     throw new Error(`${err.message}\n${speakers.map((s) => `--- ${s.kind} ${s.side}:\n${s.output()}`).join('\n')}`);
   });
-  expect([...(await pair.watch(500))]).toEqual([master]);
+  expect([...(await lab.pair.watch(500))]).toEqual([master]);
 }
 
 function stillRunning(...speakers: Speaker[]): void {
@@ -98,15 +79,15 @@ function stillRunning(...speakers: Speaker[]): void {
 
 describe('reload (SIGHUP) under a running pair', () => {
   it('lowering ipvsd\'s priority as master hands the VIP to keepalived without restarting the instance', async () => {
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     const ipvsd = startIpvsd('a', { role: 'MASTER', priority: 150 });
     const keepalived = startKeepalived('b', { role: 'BACKUP', priority: 100 });
     await settle('a', ipvsd, keepalived);
     const t0 = performance.now();
     await reload(ipvsd, { role: 'MASTER', priority: 50 });
-    const took = await pair.waitFor(only('b'), 3000, t0);
-    figures.push(`v3 reload ipvsd master 150 -> 50: keepalived (100) owns: ${took.toFixed(3)}`);
-    expect([...(await pair.watch(500))]).toEqual(['b']);
+    const took = await lab.pair.waitFor(only('b'), 3000, t0);
+    lab.figures.push(`v3 reload ipvsd master 150 -> 50: keepalived (100) owns: ${took.toFixed(3)}`);
+    expect([...(await lab.pair.watch(500))]).toEqual(['b']);
     stillRunning(ipvsd, keepalived);
     // Kept, not restarted: no STOP on the way, the instance went MASTER -> BACKUP on keepalived's advert.
     const states = [...ipvsd.output().matchAll(/"to":"(\w+)"/g)].map((m) => m[1]);
@@ -114,39 +95,39 @@ describe('reload (SIGHUP) under a running pair', () => {
   }, 30_000);
 
   it('raising ipvsd\'s priority as backup makes it preempt keepalived', async () => {
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     const keepalived = startKeepalived('a', { role: 'MASTER', priority: 150 });
     const ipvsd = startIpvsd('b', { role: 'BACKUP', priority: 100 });
     await settle('a', ipvsd, keepalived);
     const t0 = performance.now();
     await reload(ipvsd, { role: 'BACKUP', priority: 200 });
-    const took = await pair.waitFor(only('b'), 3000, t0);
-    figures.push(`v3 reload ipvsd backup 100 -> 200: ipvsd preempts keepalived (150): ${took.toFixed(3)}`);
-    expect([...(await pair.watch(500))]).toEqual(['b']);
+    const took = await lab.pair.waitFor(only('b'), 3000, t0);
+    lab.figures.push(`v3 reload ipvsd backup 100 -> 200: ipvsd preempts keepalived (150): ${took.toFixed(3)}`);
+    expect([...(await lab.pair.watch(500))]).toEqual(['b']);
     stillRunning(ipvsd, keepalived);
   }, 30_000);
 
   it('adding a VIP on both sides: the master adds it, the first VIP never moves', async () => {
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     const ipvsd = startIpvsd('a', { role: 'MASTER', priority: 150 });
     const keepalived = startKeepalived('b', { role: 'BACKUP', priority: 100 });
     await settle('a', ipvsd, keepalived);
-    const watching = pair.watch(2500);
+    const watching = lab.pair.watch(2500);
     await reload(keepalived, { role: 'BACKUP', priority: 100, vips: [VIP, VIP2] });
     await reload(ipvsd, { role: 'MASTER', priority: 150, vips: [VIP, VIP2] });
     const t0 = performance.now();
-    while ((await pair.holders([VIP2]))[VIP2]!.join() !== 'a') {
+    while ((await lab.pair.holders([VIP2]))[VIP2]!.join() !== 'a') {
       if (performance.now() - t0 > 2000) throw new Error(`VIP2 not added:\n${ipvsd.output()}`);
       await new Promise((r) => setTimeout(r, 10));
     }
     expect([...(await watching)], 'the first VIP stayed with ipvsd alone').toEqual(['a']);
-    expect(await pair.holders([VIP, VIP2])).toEqual({ [VIP]: ['a'], [VIP2]: ['a'] });
+    expect(await lab.pair.holders([VIP, VIP2])).toEqual({ [VIP]: ['a'], [VIP2]: ['a'] });
     stillRunning(ipvsd, keepalived);
     // And it is really part of the instance now: SIGTERM hands both to keepalived.
-    pair.terminate(ipvsd);
+    lab.pair.terminate(ipvsd);
     const t1 = performance.now();
     for (;;) {
-      const h = await pair.holders([VIP, VIP2]);
+      const h = await lab.pair.holders([VIP, VIP2]);
       if (h[VIP]!.join() === 'b' && h[VIP2]!.join() === 'b') break;
       if (performance.now() - t1 > 3000) throw new Error(`keepalived did not take both VIPs: ${JSON.stringify(h)}\n${keepalived.output()}`);
       await new Promise((r) => setTimeout(r, 10));
@@ -154,55 +135,55 @@ describe('reload (SIGHUP) under a running pair', () => {
   }, 30_000);
 
   it('removing the instance releases the VIP with a priority-0 advert, so keepalived takes over after Skew_Time', async () => {
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     const ipvsd = startIpvsd('a', { role: 'MASTER', priority: 150 });
     const keepalived = startKeepalived('b', { role: 'BACKUP', priority: 100 });
     await settle('a', ipvsd, keepalived);
     const t0 = performance.now();
     await reload(ipvsd, { role: 'MASTER', priority: 150, name: 'VI_OTHER', vrid: 60, vips: ['10.98.0.150/24'] });
-    const took = await pair.waitFor((owners) => owners.includes('b'), 3000, t0);
-    figures.push(`v3 reload removes ipvsd's instance: keepalived owns: ${took.toFixed(3)}`);
+    const took = await lab.pair.waitFor((owners) => owners.includes('b'), 3000, t0);
+    lab.figures.push(`v3 reload removes ipvsd's instance: keepalived owns: ${took.toFixed(3)}`);
     // Skew_Time for priority 100 at 0.1 s is 0.06 s; Master_Down_Interval would be 0.36 s.
     expect(took).toBeLessThan(0.3);
-    expect([...(await pair.watch(300))]).toEqual(['b']);
+    expect([...(await lab.pair.watch(300))]).toEqual(['b']);
     stillRunning(ipvsd, keepalived);
   }, 30_000);
 });
 
 describe('nopreempt and preempt_delay', () => {
   it('ipvsd (BACKUP, 200, nopreempt) does not take over from keepalived (100); a reload without nopreempt does', async () => {
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     const keepalived = startKeepalived('a', { role: 'MASTER', priority: 100 });
     await settle('a', keepalived);
     const ipvsd = startIpvsd('b', { role: 'BACKUP', priority: 200, extra: '    nopreempt\n' });
     await new Promise((r) => setTimeout(r, 500)); // ipvsd is up and hearing adverts
-    expect([...(await pair.watch(1500))], ipvsd.output()).toEqual(['a']);
+    expect([...(await lab.pair.watch(1500))], ipvsd.output()).toEqual(['a']);
     stillRunning(ipvsd, keepalived);
     await reload(ipvsd, { role: 'BACKUP', priority: 200 });
-    await pair.waitFor(only('b'), 3000);
+    await lab.pair.waitFor(only('b'), 3000);
   }, 30_000);
 
   it('keepalived (BACKUP, 200, nopreempt) does not take over from ipvsd (100)', async () => {
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     const ipvsd = startIpvsd('a', { role: 'MASTER', priority: 100 });
     await settle('a', ipvsd);
     const keepalived = startKeepalived('b', { role: 'BACKUP', priority: 200, extra: '    nopreempt\n' });
     await new Promise((r) => setTimeout(r, 500));
-    expect([...(await pair.watch(1500))], keepalived.output()).toEqual(['a']);
+    expect([...(await lab.pair.watch(1500))], keepalived.output()).toEqual(['a']);
     stillRunning(ipvsd, keepalived);
     // nopreempt only stops preemption: the master leaving still hands over.
-    pair.terminate(ipvsd);
-    await pair.waitFor(only('b'), 2000);
+    lab.pair.terminate(ipvsd);
+    await lab.pair.waitFor(only('b'), 2000);
   }, 30_000);
 
   it('ipvsd (BACKUP, 200, preempt_delay 1) takes over from keepalived (100) only after the delay', async () => {
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     const keepalived = startKeepalived('a', { role: 'MASTER', priority: 100 });
     await settle('a', keepalived);
     const t0 = performance.now();
     const ipvsd = startIpvsd('b', { role: 'BACKUP', priority: 200, extra: '    preempt_delay 1\n' });
-    const took = await pair.waitFor(only('b'), 5000, t0);
-    figures.push(`v3 ipvsd preempt_delay 1 (200 vs keepalived 100): start -> ipvsd owns: ${took.toFixed(3)}`);
+    const took = await lab.pair.waitFor(only('b'), 5000, t0);
+    lab.figures.push(`v3 ipvsd preempt_delay 1 (200 vs keepalived 100): start -> ipvsd owns: ${took.toFixed(3)}`);
     // Without the delay: process start + Master_Down_Interval (0.32 s), well under a second.
     expect(took).toBeGreaterThan(1.0);
     expect(took).toBeLessThan(3.5);
@@ -210,13 +191,13 @@ describe('nopreempt and preempt_delay', () => {
   }, 30_000);
 
   it('keepalived (BACKUP, 200, preempt_delay 1) takes over from ipvsd (100) only after the delay', async () => {
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     const ipvsd = startIpvsd('a', { role: 'MASTER', priority: 100 });
     await settle('a', ipvsd);
     const t0 = performance.now();
     const keepalived = startKeepalived('b', { role: 'BACKUP', priority: 200, extra: '    preempt_delay 1\n' });
-    const took = await pair.waitFor(only('b'), 5000, t0);
-    figures.push(`v3 keepalived preempt_delay 1 (200 vs ipvsd 100): start -> keepalived owns: ${took.toFixed(3)}`);
+    const took = await lab.pair.waitFor(only('b'), 5000, t0);
+    lab.figures.push(`v3 keepalived preempt_delay 1 (200 vs ipvsd 100): start -> keepalived owns: ${took.toFixed(3)}`);
     expect(took).toBeGreaterThan(1.0);
     expect(took).toBeLessThan(3.5);
     stillRunning(ipvsd, keepalived);
@@ -226,29 +207,29 @@ describe('nopreempt and preempt_delay', () => {
 describe('an interface that appears after ipvsd started', () => {
   it('holds that instance in FAULT while the other runs, and brings it up when the link is created', async () => {
     const late = '10.98.5.100/24';
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     const ipvsd = startIpvsd('a', { role: 'MASTER', priority: 150 }, { role: 'MASTER', priority: 150, name: 'VI_LATE', vrid: 55, iface: 'late0', vips: [late] });
     await settle('a', ipvsd);
     stillRunning(ipvsd);
     expect(ipvsd.output()).toContain('"event":"vrrp-instance-unusable"');
     expect(ipvsd.output()).toContain('interface late0 does not exist');
     // A veth pair inside namespace a: late0 gets an address and carrier.
-    pair.exec('a', ['ip', 'link', 'add', 'late0', 'type', 'veth', 'peer', 'name', 'late1']);
+    lab.pair.exec('a', ['ip', 'link', 'add', 'late0', 'type', 'veth', 'peer', 'name', 'late1']);
     try {
-      pair.exec('a', ['ip', 'addr', 'add', '10.98.5.2/24', 'dev', 'late0']);
-      pair.exec('a', ['ip', 'link', 'set', 'late1', 'up']);
+      lab.pair.exec('a', ['ip', 'addr', 'add', '10.98.5.2/24', 'dev', 'late0']);
+      lab.pair.exec('a', ['ip', 'link', 'set', 'late1', 'up']);
       const t0 = performance.now();
-      pair.exec('a', ['ip', 'link', 'set', 'late0', 'up']);
-      while (!pair.exec('a', ['ip', '-o', 'addr', 'show', 'dev', 'late0']).includes(` ${late} `)) {
+      lab.pair.exec('a', ['ip', 'link', 'set', 'late0', 'up']);
+      while (!lab.pair.exec('a', ['ip', '-o', 'addr', 'show', 'dev', 'late0']).includes(` ${late} `)) {
         if (performance.now() - t0 > 3000) throw new Error(`no VIP on late0:\n${ipvsd.output()}`);
         await new Promise((r) => setTimeout(r, 10));
       }
-      figures.push(`v3 interface created after start: link up -> VIP on it: ${((performance.now() - t0) / 1000).toFixed(3)}`);
+      lab.figures.push(`v3 interface created after start: link up -> VIP on it: ${((performance.now() - t0) / 1000).toFixed(3)}`);
       expect(ipvsd.output()).toContain('"event":"vrrp-instance-usable"');
-      expect(await pair.owners()).toEqual(['a']);
+      expect(await lab.pair.owners()).toEqual(['a']);
       stillRunning(ipvsd);
     } finally {
-      pair.exec('a', ['ip', 'link', 'del', 'late0']);
+      lab.pair.exec('a', ['ip', 'link', 'del', 'late0']);
     }
   }, 30_000);
 });

@@ -2,24 +2,10 @@
 // the same configuration in turn, and what `ip route` / `ip rule` show while each is master must
 // be the same; ipvsd removes them when a higher-priority peer takes over and when it is stopped.
 // Needs root, iproute2 and keepalived; run with `npm run test:interop`.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPrivateCopy, VrrpPair, type Side, type Speaker } from './vrrp-pair.js';
+import { describe, expect, it } from 'vitest';
+import { usePair, type Side, type Speaker } from './vrrp-pair.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-let pair: VrrpPair;
-let build: { entry: string; remove: () => void } | undefined;
-
-beforeAll(() => {
-  build = buildPrivateCopy(root);
-  pair = new VrrpPair(build.entry);
-}, 60_000);
-
-afterAll(() => {
-  pair?.cleanup();
-  build?.remove();
-});
+const lab = usePair('virtual_routes figures');
 
 function conf(routerId: string, state: 'MASTER' | 'BACKUP', priority: number): string {
   return `global_defs {
@@ -65,7 +51,7 @@ const views = [
 ];
 
 /** What ip shows of the tables and rules the configuration touches. */
-const tables = (side: Side): string => views.map((argv) => `$ ${argv.join(' ')}\n${pair.exec(side, argv)}`).join('');
+const tables = (side: Side): string => views.map((argv) => `$ ${argv.join(' ')}\n${lab.pair.exec(side, argv)}`).join('');
 
 /** Polls until `side` shows `want`; then compares once more, so a timeout shows the difference. */
 async function settle(side: Side, want: string, speaker: Speaker, timeoutMs = 5000): Promise<void> {
@@ -75,7 +61,7 @@ async function settle(side: Side, want: string, speaker: Speaker, timeoutMs = 50
 }
 
 async function stop(s: Speaker): Promise<void> {
-  pair.terminate(s);
+  lab.pair.terminate(s);
   await s.exited;
   expect(s.child.exitCode, s.output()).toBe(0);
 }
@@ -84,8 +70,8 @@ describe('virtual_routes and virtual_rules against keepalived', () => {
   it('ipvsd installs what keepalived installs as master, and removes it on BACKUP and on stop', async () => {
     const empty = { a: tables('a'), b: tables('b') };
 
-    const keepalived = pair.startKeepalived('a', conf('keepalived_a', 'MASTER', 150));
-    await pair.waitFor((o) => o.length === 1 && o[0] === 'a', 8000);
+    const keepalived = lab.pair.startKeepalived('a', conf('keepalived_a', 'MASTER', 150));
+    await lab.pair.waitFor((o) => o.length === 1 && o[0] === 'a', 8000);
     // Settled: two reads 200 ms apart agree and differ from the empty tables.
     let expected = tables('a');
     for (let previous = ''; expected === empty.a || expected !== previous; ) {
@@ -99,12 +85,12 @@ describe('virtual_routes and virtual_rules against keepalived', () => {
     await stop(keepalived);
     expect(tables('a'), 'keepalived removes its routes and rules on stop').toBe(empty.a);
 
-    const a = pair.startIpvsd('a', conf('ipvsd_a', 'MASTER', 150));
-    await pair.waitFor((o) => o.length === 1 && o[0] === 'a', 8000);
+    const a = lab.pair.startIpvsd('a', conf('ipvsd_a', 'MASTER', 150));
+    await lab.pair.waitFor((o) => o.length === 1 && o[0] === 'a', 8000);
     await settle('a', expected, a);
 
-    const b = pair.startIpvsd('b', conf('ipvsd_b', 'BACKUP', 200));
-    await pair.waitFor((o) => o.length === 1 && o[0] === 'b', 8000);
+    const b = lab.pair.startIpvsd('b', conf('ipvsd_b', 'BACKUP', 200));
+    await lab.pair.waitFor((o) => o.length === 1 && o[0] === 'b', 8000);
     await settle('b', expected, b);
     await settle('a', empty.a, a);
 

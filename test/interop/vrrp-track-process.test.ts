@@ -7,33 +7,26 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildPrivateCopy, VIP, VrrpPair, type Side } from './vrrp-pair.js';
+import { usePair, VIP, type Side } from './vrrp-pair.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NAME = 'ipvsd-tp-vip';
-let pair: VrrpPair;
-let build: { entry: string; remove: () => void } | undefined;
+const lab = usePair('track_process figures');
 let dir: string;
 const tracked: ChildProcess[] = [];
 
 beforeAll(() => {
-  build = buildPrivateCopy(root);
-  pair = new VrrpPair(build.entry);
   dir = mkdtempSync(join(tmpdir(), 'ipvsd-tp-vip-'));
   copyFileSync('/bin/sleep', join(dir, NAME));
-}, 60_000);
+});
 
+// Registered after usePair's, so it runs first: the tracked processes go before the speakers.
 afterEach(async () => {
   await Promise.all(tracked.splice(0).map(stopTracked));
-  await pair.stopAll();
 }, 20_000);
 
 afterAll(() => {
-  pair?.cleanup();
-  build?.remove();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -76,37 +69,37 @@ vrrp_instance VI_1 {
 
 describe('track_process: the VIP follows the tracked process', () => {
   it('weight 0: ipvsd goes to FAULT when the process is killed; keepalived takes the VIP; ipvsd takes it back', async () => {
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     let process1 = await startTracked();
-    const ipvsd = pair.startIpvsd('a', ipvsdConf(''));
-    pair.startKeepalived('b', { state: 'BACKUP', priority: 100, version: 2, advertInt: '1' });
-    await pair.waitFor(only('a'), 10_000);
+    const ipvsd = lab.pair.startIpvsd('a', ipvsdConf(''));
+    lab.pair.startKeepalived('b', { state: 'BACKUP', priority: 100, version: 2, advertInt: '1' });
+    await lab.pair.waitFor(only('a'), 10_000);
 
     const killedAt = performance.now();
     await stopTracked(process1);
     // /proc read every second, terminate_delay 0.5 s, then keepalived's Skew_Time after priority 0.
-    const took = await pair.waitFor(only('b'), 6000, killedAt);
+    const took = await lab.pair.waitFor(only('b'), 6000, killedAt);
     expect(took).toBeGreaterThan(0.45);
     expect(took).toBeLessThan(3.5);
     expect(ipvsd.output()).toContain('"event":"vrrp-track-process-events","source":"poll"');
     expect(ipvsd.output()).toMatch(/"event":"vrrp-track-process","name":"track_sleep","up":false/);
 
     process1 = await startTracked();
-    await pair.waitFor(only('a'), 8000);
+    await lab.pair.waitFor(only('a'), 8000);
     expect(ipvsd.child.exitCode).toBeNull();
   });
 
   it('weight -60: the priority drops below keepalived\'s, which preempts', async () => {
-    pair.vip = VIP;
+    lab.pair.vip = VIP;
     const process1 = await startTracked();
-    pair.startIpvsd('a', ipvsdConf(' weight -60'));
-    pair.startKeepalived('b', { state: 'BACKUP', priority: 100, version: 2, advertInt: '1' });
-    await pair.waitFor(only('a'), 10_000);
+    lab.pair.startIpvsd('a', ipvsdConf(' weight -60'));
+    lab.pair.startKeepalived('b', { state: 'BACKUP', priority: 100, version: 2, advertInt: '1' });
+    await lab.pair.waitFor(only('a'), 10_000);
     const killedAt = performance.now();
     await stopTracked(process1);
     // Seen within a second (poll) + 0.5 s; the next advert says 90, which keepalived ignores, so
     // it takes over when its Master_Down_Interval (3.6 s) runs out: at most about 6 s.
-    const took = await pair.waitFor(only('b'), 10_000, killedAt);
+    const took = await lab.pair.waitFor(only('b'), 10_000, killedAt);
     expect(took).toBeGreaterThan(3.5);
     expect(took).toBeLessThan(6.5);
   });

@@ -4,7 +4,7 @@
 // same socket is refused; without a daemon ipvsctl says so.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import type { StatusSnapshot } from '../../src/daemon/status.js';
 import { savedRules, ipvsadm } from '../lab/ipvsadm.js';
 import { cli, IpvsdProcess, sleep, tableBecomes } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
+import { listenLoopback } from '../lab/loopback-listeners.js';
 
 const ctlCli = cli.replace(/ipvsd\.js$/, 'ipvsctl.js');
 const service = '-A -t 10.99.0.100:80 -s wrr';
@@ -35,14 +36,6 @@ function conf(extra = ''): string {
 ${extra}${rs(11, 1)}${rs(12, 2)}
 }
 `;
-}
-
-function listen(n: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer((socket) => socket.destroy());
-    server.once('error', reject);
-    server.listen(8080, `127.0.0.${n}`, () => resolve(server));
-  });
 }
 
 let scratch: string;
@@ -68,7 +61,7 @@ beforeAll(async () => {
   assertInGuest();
   expect(existsSync(cli), `${cli} is missing: run \`npm run build:ts\` first`).toBe(true);
   ipvsadm('-C');
-  for (const n of [11, 12]) listeners.push(await listen(n));
+  for (const n of [11, 12]) listeners.push(await listenLoopback(n));
   scratch = mkdtempSync(join(tmpdir(), 'ipvsd-api-'));
   socket = join(scratch, 'run', 'ipvsd.sock');
   path = join(scratch, 'keepalived.conf');

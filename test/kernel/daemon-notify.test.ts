@@ -2,7 +2,6 @@
 // notify_fifo (read by its reader script) and lvs_notify_fifo on real-server and quorum
 // transitions and, with omega, at stop; the smtp_alert mails for the checker and quorum changes.
 import { chmodSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,25 +9,12 @@ import { ipvsadm } from '../lab/ipvsadm.js';
 import { cli, IpvsdProcess, sleep } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
 import { SmtpListener } from '../unit/smtp-listener.js';
+import { LoopbackListeners } from '../lab/loopback-listeners.js';
 
 let scratch: string;
 const daemons: IpvsdProcess[] = [];
-const listeners = new Map<number, Server>();
+const listeners = new LoopbackListeners();
 let smtp: SmtpListener;
-
-function listen(n: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer((socket) => socket.destroy());
-    server.once('error', reject);
-    server.listen(8080, `127.0.0.${n}`, () => resolve(server));
-  });
-}
-
-async function close(n: number): Promise<void> {
-  const server = listeners.get(n);
-  listeners.delete(n);
-  if (server) await new Promise<void>((r) => server.close(() => r()));
-}
 
 beforeAll(async () => {
   assertInGuest();
@@ -41,7 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const d of daemons) if (d.alive && d.child.pid !== undefined) process.kill(d.child.pid, 'SIGKILL');
-  for (const n of [...listeners.keys()]) await close(n);
+  await listeners.closeAll();
   await smtp.close();
   ipvsadm('-C');
   rmSync(scratch, { recursive: true, force: true });
@@ -89,7 +75,7 @@ virtual_server 10.97.1.9 80 {
 ${rs(62)}${rs(63)}}
 `,
     );
-    for (const n of [62, 63]) listeners.set(n, await listen(n));
+    for (const n of [62, 63]) await listeners.open(n);
     const d = new IpvsdProcess(['-f', path, '--socket', join(scratch, 'ipvsd.sock'), '--metrics-listen', 'none']);
     daemons.push(d);
     await d.waitForEvent('started', 0, 20_000);
@@ -112,10 +98,10 @@ ${rs(62)}${rs(63)}}
     };
     const fromReader = () => (existsSync(readerOut) ? readFileSync(readerOut, 'utf8').split('\n').filter(Boolean) : []);
 
-    await close(62);
+    await listeners.close(62);
     const down = ['RS [127.0.0.62]:tcp:8080 [10.97.1.9]:tcp:80 DOWN', 'VS [10.97.1.9]:tcp:80 DOWN'];
     await until(drain, down, 6000);
-    listeners.set(62, await listen(62));
+    await listeners.open(62);
     const up = ['RS [127.0.0.62]:tcp:8080 [10.97.1.9]:tcp:80 UP', 'VS [10.97.1.9]:tcp:80 UP'];
     await until(drain, [...down, ...up], 6000);
     // notify_fifo gets the same lines, through the reader script the daemon started.
@@ -165,7 +151,7 @@ ${rs(62)}${rs(63)}}
     daemons.push(d);
     await d.waitForEvent('started', 0, 20_000);
     const warning = d.events('config-warning').map((l) => String(l.diagnostic)).find((m) => m.includes('unsafe.sh'));
-    expect(warning).toBe(`${path}:15:3: warning: \`notify_down\`: unsafe permissions for script \`${unsafe}\` run as root: ${unsafe} is writable by everyone; script disabled (enable_script_security)`);
+    expect(warning).toBe(`${path}:17:5: warning: \`notify_down\`: unsafe permissions for script \`${unsafe}\` run as root: ${unsafe} is writable by everyone; script disabled (enable_script_security)`);
     const fd = openSync(lvs, constants.O_RDONLY | constants.O_NONBLOCK);
     writeFileSync(path, conf(66));
     const mark = d.logs.length;

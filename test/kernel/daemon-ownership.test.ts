@@ -4,13 +4,13 @@
 // notify_up on a real server's transitions, and with omega notify_down and quorum_down at stop.
 // A weight set by misc_dynamic stays through a reload.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
 import { cli, IpvsdProcess, sleep, tableBecomes } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
+import { LoopbackListeners } from '../lab/loopback-listeners.js';
 
 const foreign = ['-A -t 10.9.9.9:22 -s rr', '-a -t 10.9.9.9:22 -r 10.9.9.10:22 -g -w 1'];
 const rules = (vip: string) => [`-A -t ${vip}:80 -s rr`, `-a -t ${vip}:80 -r 127.0.0.51:8080 -m -w 1`];
@@ -26,7 +26,7 @@ let scratch: string;
 let path: string;
 let owned: string;
 const daemons: IpvsdProcess[] = [];
-const listeners = new Map<number, Server>();
+const listeners = new LoopbackListeners();
 
 function start(): IpvsdProcess {
   const d = new IpvsdProcess(['-f', path, '--socket', join(scratch, 'ipvsd.sock'), '--metrics-listen', 'none']);
@@ -42,20 +42,6 @@ async function kill9(d: IpvsdProcess): Promise<void> {
 
 const ownedFile = () => (JSON.parse(readFileSync(owned, 'utf8')) as { services: string[] }).services;
 
-function listen(n: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer((socket) => socket.destroy());
-    server.once('error', reject);
-    server.listen(8080, `127.0.0.${n}`, () => resolve(server));
-  });
-}
-
-async function close(n: number): Promise<void> {
-  const server = listeners.get(n);
-  listeners.delete(n);
-  if (server) await new Promise<void>((r) => server.close(() => r()));
-}
-
 beforeAll(() => {
   assertInGuest();
   expect(existsSync(cli), `${cli} is missing: run \`npm run build:ts\` first`).toBe(true);
@@ -69,7 +55,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   for (const d of daemons) if (d.alive && d.child.pid !== undefined) process.kill(d.child.pid, 'SIGKILL');
-  for (const n of [...listeners.keys()]) await close(n);
+  await listeners.closeAll();
   ipvsadm('-C');
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -135,7 +121,7 @@ describe('LVS scripts', () => {
       path,
       `global_defs {\n  enable_script_security\n  script_user root\n}\nvirtual_server 10.97.0.9 80 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  omega\n  quorum_up "${record} quorum-up"\n  quorum_down "${record} quorum-down 10.97.0.9"\n${rs(52)}${rs(53)}}\n`,
     );
-    for (const n of [52, 53]) listeners.set(n, await listen(n));
+    for (const n of [52, 53]) await listeners.open(n);
     const lines = () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : []);
     const until = async (want: string, ms: number) => {
       const deadline = performance.now() + ms;
@@ -144,11 +130,11 @@ describe('LVS scripts', () => {
     };
     const d = start();
     await d.waitForEvent('started', 0, 20_000);
-    await close(52);
+    await listeners.close(52);
     await until('down 127.0.0.52', 6000);
     const ran = await d.waitForEvent('notify-script', 0, 2000);
     expect(ran).toMatchObject({ script: 'notify_down', cause: 'transition', virtualServer: 'tcp 10.97.0.9:80', realServer: '127.0.0.52:8080', argv: [record, 'down', '127.0.0.52'], exitCode: 0 });
-    listeners.set(52, await listen(52));
+    await listeners.open(52);
     await until('up 127.0.0.52', 6000);
     await tableBecomes(['-A -t 10.97.0.9:80 -s rr', '-a -t 10.97.0.9:80 -r 127.0.0.52:8080 -m -w 1', '-a -t 10.97.0.9:80 -r 127.0.0.53:8080 -m -w 1', ...foreign], 3000);
     const before = lines().length;

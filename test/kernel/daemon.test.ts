@@ -3,13 +3,14 @@
 // ignores a broken file, and on SIGTERM removes only what it owns, quickly.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
 import { cli, IpvsdProcess as Daemon, sleep, tableBecomes } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
+import { closeServer, listenLoopback } from '../lab/loopback-listeners.js';
 
 
 const service = '-A -t 10.99.0.100:80 -s wrr';
@@ -44,18 +45,6 @@ ${servers}
 
 const first = conf(realServer(11, 1) + realServer(12, 2, 'inhibit_on_failure'));
 
-function listen(n: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer((socket) => socket.destroy());
-    server.once('error', reject);
-    server.listen(8080, `127.0.0.${n}`, () => resolve(server));
-  });
-}
-
-function close(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 const figures: Record<string, string> = {};
 const listeners = new Map<number, Server>();
 let scratch: string;
@@ -69,7 +58,7 @@ beforeAll(async () => {
   ipvsadm('-C');
   ipvsadm('-A', '-t', '10.9.9.9:22', '-s', 'rr');
   ipvsadm('-a', '-t', '10.9.9.9:22', '-r', '10.9.9.10:22', '-g');
-  for (const n of [11, 12, 13]) listeners.set(n, await listen(n));
+  for (const n of [11, 12, 13]) listeners.set(n, await listenLoopback(n));
   scratch = mkdtempSync(join(tmpdir(), 'ipvsd-daemon-'));
   // Readable by the unprivileged run below.
   chmodSync(scratch, 0o755);
@@ -81,7 +70,7 @@ afterAll(async () => {
   for (const d of [daemon, spare]) {
     if (d?.alive && d.child.pid !== undefined) process.kill(d.child.pid, 'SIGKILL');
   }
-  for (const server of listeners.values()) await close(server);
+  for (const server of listeners.values()) await closeServer(server);
   ipvsadm('-C');
   rmSync(scratch, { recursive: true, force: true });
   console.log(`daemon figures: ${Object.entries(figures).map(([k, v]) => `${k} ${v}`).join(', ')}`);
@@ -100,7 +89,7 @@ describe('ipvsd -f CONF in the kernel', () => {
 
   it('removes a real server whose listener closed, and puts it back when it listens again', async () => {
     const mark = daemon!.logs.length;
-    await close(listeners.get(11)!);
+    await closeServer(listeners.get(11)!);
     listeners.delete(11);
     const closedAt = performance.now();
     await tableBecomes([service, rule(12, 2), ...foreign], 6000);
@@ -109,7 +98,7 @@ describe('ipvsd -f CONF in the kernel', () => {
     expect(down).toMatchObject({ virtualServer: 'tcp 10.99.0.100:80', realServer: '127.0.0.11:8080', checker: 'tcp 10.99.0.100:80 127.0.0.11:8080 TCP_CHECK' });
     expect(String(down.reason)).toContain('connection refused');
 
-    listeners.set(11, await listen(11));
+    listeners.set(11, await listenLoopback(11));
     const openedAt = performance.now();
     await tableBecomes([service, rule(11, 1), rule(12, 2), ...foreign], 4000);
     figures['detect up'] = `${Math.round(performance.now() - openedAt)} ms`;
@@ -117,10 +106,10 @@ describe('ipvsd -f CONF in the kernel', () => {
   });
 
   it('sets an inhibit_on_failure server to weight 0 instead of removing it', async () => {
-    await close(listeners.get(12)!);
+    await closeServer(listeners.get(12)!);
     listeners.delete(12);
     await tableBecomes([service, rule(11, 1), rule(12, 0), ...foreign], 6000);
-    listeners.set(12, await listen(12));
+    listeners.set(12, await listenLoopback(12));
     await tableBecomes([service, rule(11, 1), rule(12, 2), ...foreign], 4000);
   });
 
