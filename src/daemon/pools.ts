@@ -86,6 +86,7 @@ function specOf(checker: Checker): string {
 export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
   const carried = new Map<string, CheckerEntry>();
   for (const c of previous?.checkers.values() ?? []) carried.set(c.identity, c);
+  const previousPools = new Map((previous?.pools ?? []).map((p) => [p.name, p]));
 
   const pools: Pool[] = [];
   const byVirtualServer = new Map<VirtualServer, Pool>();
@@ -126,8 +127,9 @@ export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
       [...servers.values()],
     );
     const pool: Pool = { name, virtualServer: vs, state, servers, serviceKeys: [] };
-    const event = state.start();
-    if (event) initialQuorum.push({ pool, event });
+    const before = previousPools.get(name);
+    const event = before ? state.resume(before.state.quorumUp) : state.start();
+    if (event && !before) initialQuorum.push({ pool, event });
     pool.serviceKeys = virtualServerEntries(config, vs, state).map((e) => serviceKey(e.service));
     for (const entry of entries) checkers.set(entry.id, { ...entry, pool });
     pools.push(pool);

@@ -94,6 +94,18 @@ export class VirtualServerState {
     return this.#quorumUp ? undefined : { kind: 'quorum_down', weight: w, threshold, initial: true };
   }
 
+  /**
+   * After a reload: the previous configuration's quorum state, then the usual hysteresis applied to
+   * the new W, so a reload moves quorum only when W crosses a threshold (start() would demand
+   * quorum + hysteresis again and flip a pool inside the band to down on every reload).
+   */
+  resume(wasUp: boolean): QuorumEvent | undefined {
+    this.#started = true;
+    this.#quorumUp = wasUp;
+    this.#live = this.liveWeight();
+    return this.#evaluate();
+  }
+
   /** Re-evaluates quorum after real servers changed state or weight (re-reads every member). */
   update(): QuorumEvent | undefined {
     if (!this.#started) return this.start();

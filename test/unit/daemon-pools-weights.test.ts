@@ -121,3 +121,30 @@ describe('dynamic weights across a reload', () => {
     expect(entry(pools(conf(), p), 'MISC_CHECK').weightAdjust).toBeUndefined();
   });
 });
+
+describe('quorum across a reload', () => {
+  // Three servers of weight 1, quorum 2, hysteresis 1: up needs W >= 3 at start, stays up while W >= 1.
+  const text = `virtual_server 10.99.0.100 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    quorum 2
+    hysteresis 1
+${[1, 2, 3].map((n) => `    real_server 10.99.1.${n} 8080 {\n        weight 1\n        TCP_CHECK {\n        }\n    }\n`).join('')}}
+`;
+
+  it('keeps quorum up for a pool inside the hysteresis band, where a fresh start would call it down', () => {
+    const before = pools(text);
+    const pool = before.pools[0]!;
+    expect(pool.state.quorumUp).toBe(true);
+    const first = [...before.checkers.values()][0]!;
+    // One server down: W = 2, inside the band [1, 3).
+    applyReport(first, report(first, { ok: false, reason: 'refused', durationMs: 1 }));
+    applyReport(first, report(first, { ok: false, reason: 'refused', durationMs: 1 }));
+    expect(pool.servers.get(first.realServer)!.alive).toBe(false);
+    expect(pool.state.quorumUp).toBe(true);
+    const after = pools(text, before);
+    expect(after.pools[0]!.state.quorumUp).toBe(true);
+    expect(after.initialQuorum).toEqual([]);
+  });
+});

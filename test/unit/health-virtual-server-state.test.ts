@@ -75,6 +75,19 @@ describe('VirtualServerState: quorum', () => {
     expect(v.update()).toBeUndefined();
   });
 
+  it('resume (a reload) keeps the previous quorum state inside the hysteresis band', () => {
+    // W = 3 with quorum 3, hysteresis 1: start() would say down (3 < 4), a resumed pool stays as it was.
+    const up = new VirtualServerState({ quorum: 3, hysteresis: 1 }, pool([1, 1, 1]));
+    expect(up.resume(true)).toBeUndefined();
+    expect(up.quorumUp).toBe(true);
+    const down = new VirtualServerState({ quorum: 3, hysteresis: 1 }, pool([1, 1, 1]));
+    expect(down.resume(false)).toBeUndefined();
+    expect(down.quorumUp).toBe(false);
+    // Crossing a threshold on reload is a change like any other.
+    const lost = new VirtualServerState({ quorum: 3, hysteresis: 0 }, pool([1, 1]));
+    expect(lost.resume(true)).toEqual({ kind: 'quorum_down', weight: 2, threshold: 3, initial: false });
+  });
+
   it('W == 0 loses quorum even when quorum - hysteresis <= 0', () => {
     const rs = pool([1, 1]);
     const { v } = vs({ quorum: 1, hysteresis: 1 }, rs);
