@@ -174,7 +174,7 @@ export function httpProbe(spec: HttpCheck, options: HttpProbeOptions = {}): Prob
     let tlsError: Error | undefined;
     const { Client } = await undici;
     // A client per request, destroyed after it, so no socket outlives the probe.
-    const client = new Client(`${secure ? 'https' : 'http'}://${authority}`, {
+    const client = new Client(`${scheme}://${authority}`, {
       connect: connector(target, tlsOptions, step, () => stall.arm('no response headers'), (err) => (tlsError = err)),
       pipelining: 0,
     });

@@ -17,6 +17,7 @@ import {
   type ReceivedDatagram,
 } from '../src/native/index.js';
 import { encodeEchoRequest, parseIcmp, type IcmpFamily } from './icmp.js';
+import { SharedBySource } from './shared-by-source.js';
 
 export type EchoOutcome = { kind: 'reply' } | { kind: 'unreachable'; code: number } | { kind: 'timeout' } | { kind: 'error'; error: unknown };
 
@@ -158,21 +159,13 @@ export class Pinger {
   }
 }
 
-const pingers = new Map<string, Pinger>();
+const pingers = new SharedBySource((source: PingSource) => new Pinger(source));
 
 /** The shared pinger for a source; each acquire is paired with one `releasePinger`. */
 export function acquirePinger(source: PingSource): Pinger {
-  const key = JSON.stringify(source);
-  let pinger = pingers.get(key);
-  if (pinger === undefined) {
-    pinger = new Pinger(source);
-    pingers.set(key, pinger);
-  }
-  pinger.acquire();
-  return pinger;
+  return pingers.acquire(source);
 }
 
 export function releasePinger(source: PingSource, pinger: Pinger): void {
-  pinger.release();
-  if (pinger.users === 0) pingers.delete(JSON.stringify(source));
+  pingers.release(source, pinger);
 }

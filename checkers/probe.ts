@@ -44,11 +44,6 @@ export function stepTimeout(connectTimeoutMs: number, deadline: number): number 
   return Math.max(0, Math.min(connectTimeoutMs, deadline - performance.now()));
 }
 
-/** Whether the step ran out because the whole probe's deadline came first. */
-export function deadlinePassed(deadline: number): boolean {
-  return performance.now() >= deadline;
-}
-
 const refusals = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EPROTO']);
 
 const errnoWords: Record<string, string> = {

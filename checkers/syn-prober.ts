@@ -28,6 +28,7 @@ import {
   type ReceivedDatagram,
 } from '../src/native/index.js';
 import { icmpFilter } from './pinger.js';
+import { SharedBySource } from './shared-by-source.js';
 import { SYN_LENGTH, emptyReply, fillChecksum, readQuotedSyn, readReply, writeSyn } from './tcp-segment.js';
 
 export type SynOutcome =
@@ -517,21 +518,13 @@ export class SynProber {
   }
 }
 
-const probers = new Map<string, SynProber>();
+const probers = new SharedBySource((source: SynSource) => new SynProber(source));
 
 /** The shared prober for a source; each acquire is paired with one `releaseSynProber`. */
 export function acquireSynProber(source: SynSource): SynProber {
-  const key = JSON.stringify(source);
-  let prober = probers.get(key);
-  if (prober === undefined) {
-    prober = new SynProber(source);
-    probers.set(key, prober);
-  }
-  prober.acquire();
-  return prober;
+  return probers.acquire(source);
 }
 
 export function releaseSynProber(source: SynSource, prober: SynProber): void {
-  prober.release();
-  if (prober.users === 0) probers.delete(JSON.stringify(source));
+  probers.release(source, prober);
 }

@@ -17,7 +17,7 @@ export class ControlSocketError extends Error {
 }
 
 /** Whether something answers on `path`: true (busy), false (no file, or a stale one). */
-export function socketInUse(path: string): Promise<boolean> {
+function socketInUse(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.once('connect', () => {
@@ -26,6 +26,11 @@ export function socketInUse(path: string): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** Throws EBUSY when another ipvsd answers on `path`. */
+export async function assertSocketFree(path: string): Promise<void> {
+  if (await socketInUse(path)) throw new ControlSocketError('EBUSY', `another ipvsd is already running (its control socket ${path} answers)`);
 }
 
 const maxBody = 64 * 1024;
@@ -95,7 +100,7 @@ export class ControlServer {
 
   /** Listens on `path` (its directory made if missing); EBUSY when another ipvsd answers there. */
   static async listen(path: string, target: ControlTarget, mode = 0o600): Promise<ControlServer> {
-    if (await socketInUse(path)) throw new ControlSocketError('EBUSY', `another ipvsd is already running (its control socket ${path} answers)`);
+    await assertSocketFree(path);
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
       unlinkSync(path);

@@ -98,26 +98,18 @@ export class StatusMetrics {
     add('virtual_server_connections_total', 'Connections the kernel scheduled for the virtual server', 'counter', () =>
       perVs((vs) => (vs.kernel ? [{ value: vs.kernel.connections, labels: { vs: vs.name } }] : [])),
     );
-    add('virtual_server_packets_total', 'Packets through the virtual server (kernel counters)', 'counter', () =>
+    /** One sample per direction from the virtual server's kernel counters. */
+    const inOut = (inKey: 'inPackets' | 'inBytes', outKey: 'outPackets' | 'outBytes') => () =>
       perVs((vs) =>
         vs.kernel
           ? [
-              { value: vs.kernel.inPackets, labels: { vs: vs.name, direction: 'in' } },
-              { value: vs.kernel.outPackets, labels: { vs: vs.name, direction: 'out' } },
+              { value: vs.kernel[inKey], labels: { vs: vs.name, direction: 'in' } },
+              { value: vs.kernel[outKey], labels: { vs: vs.name, direction: 'out' } },
             ]
           : [],
-      ),
-    );
-    add('virtual_server_bytes_total', 'Bytes through the virtual server (kernel counters)', 'counter', () =>
-      perVs((vs) =>
-        vs.kernel
-          ? [
-              { value: vs.kernel.inBytes, labels: { vs: vs.name, direction: 'in' } },
-              { value: vs.kernel.outBytes, labels: { vs: vs.name, direction: 'out' } },
-            ]
-          : [],
-      ),
-    );
+      );
+    add('virtual_server_packets_total', 'Packets through the virtual server (kernel counters)', 'counter', inOut('inPackets', 'outPackets'));
+    add('virtual_server_bytes_total', 'Bytes through the virtual server (kernel counters)', 'counter', inOut('inBytes', 'outBytes'));
 
     add('check_results_total', 'Check results by checker type and result', 'counter', () =>
       Object.entries(s().checks.results).flatMap(([type, r]) => [

@@ -13,7 +13,7 @@ export function formatDuration(ms: number): string {
 }
 
 /** Columns padded to their widest cell; numbers right-aligned. */
-export function alignTable(rows: readonly (readonly string[])[], rightAligned: ReadonlySet<number> = new Set(), indent = ''): string[] {
+function alignTable(rows: readonly (readonly string[])[], rightAligned: ReadonlySet<number> = new Set(), indent = ''): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map(

@@ -2,13 +2,13 @@
 // ipvsctl: run-time control of a running ipvsd through its control socket. Exit 0 done, 1 the
 // daemon is unreachable or refused (one sentence on stderr), 2 usage.
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ControlAnswerError, ControlClient, ControlUnreachableError } from '../api/control-client.js';
 import { defaultSocketPath, type OverrideAction } from '../api/control-protocol.js';
 import { formatStatus, formatVrrp } from '../api/status-table.js';
 import { formatDiagnostic } from '../config/ast.js';
 import { loadRunnableConfig } from '../daemon/script-security.js';
+import { defaultConfigId, readError } from './config-file.js';
 import { invokedDirectly } from './invoked-directly.js';
 import { processOutput, type Output } from './output.js';
 
@@ -40,11 +40,10 @@ function checkConfig(path: string, out: Output): number {
   try {
     readFileSync(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    out.stderr(`ipvsctl: cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}\n`);
+    out.stderr(`ipvsctl: ${readError(path, err)}\n`);
     return 1;
   }
-  const { config, diagnostics } = loadRunnableConfig(path, { configId: hostname().split('.')[0]! });
+  const { config, diagnostics } = loadRunnableConfig(path, { configId: defaultConfigId() });
   for (const d of diagnostics) out.stderr(`${formatDiagnostic(d)}\n`);
   if (!config) return 1;
   out.stdout(`${path}: valid\n`);

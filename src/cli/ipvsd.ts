@@ -3,7 +3,6 @@
 // table (--plan) or the normalized model (--dump-config). Exit 0 valid / stopped cleanly,
 // 1 invalid / could not start, 2 usage; never a stack trace for user errors.
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatDiagnostic } from '../config/ast.js';
 import { loadRunnableConfig } from '../daemon/script-security.js';
@@ -14,6 +13,7 @@ import { defaultSocketPath } from '../api/control-protocol.js';
 import { defaultMetricsListen, parseListen } from '../api/metrics-listen.js';
 import { ownershipPathFor } from '../daemon/ownership-file.js';
 import { packageVersion } from '../api/build-info.js';
+import { defaultConfigId, readError } from './config-file.js';
 import { invokedDirectly } from './invoked-directly.js';
 import { processOutput, type Output } from './output.js';
 
@@ -42,17 +42,6 @@ const usage = `usage: ipvsd [-f FILE] [-i ID] [--log-level LEVEL] [-I] [--socket
   -v, --version         print the version and exit
   -h, --help            show this help
 `;
-
-
-function readError(path: string, err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  const reason =
-    code === 'ENOENT' ? 'no such file' :
-    code === 'EACCES' ? 'permission denied' :
-    code === 'EISDIR' ? 'it is a directory' :
-    (err as Error).message;
-  return `cannot read ${path}: ${reason}`;
-}
 
 /** Offline modes answer at once; the daemon mode resolves when it stops. */
 export function main(argv: string[], out: Output = processOutput): number | Promise<number> {
@@ -114,7 +103,7 @@ export function main(argv: string[], out: Output = processOutput): number | Prom
   } catch (err) {
     return fail(readError(path, err), 1);
   }
-  const configId = values['config-id'] ?? hostname().split('.')[0]!;
+  const configId = values['config-id'] ?? defaultConfigId();
   if (modes === 0) {
     // Loaded only here: the checkers and their clients are not needed by -t, --plan or --dump-config.
     return import('../daemon/run.js')

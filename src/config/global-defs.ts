@@ -89,6 +89,18 @@ function vrrpTimer(name: string, set: (d: GlobalDefs, ms: number) => void, maxMs
   };
 }
 
+function vrrpMcastGroup(name: string, family: 'inet' | 'inet6', label: string, set: (d: GlobalDefs, address: string) => void): Keyword<Draft> {
+  return {
+    name,
+    handle: (d, st, cx) => {
+      if (!arity(st, cx, 1)) return;
+      const a = address(st.args[0]!, cx, `\`${name}\``);
+      if (a && a.family !== family) cx.error(st.args[0]!, `\`${name}\` must be an ${label} address`);
+      else if (a) set(d.defs, a.address);
+    },
+  };
+}
+
 function vrrpCount(name: string, min: number, max: number, set: (d: GlobalDefs, n: number) => void): Keyword<Draft> {
   return {
     name,
@@ -273,24 +285,8 @@ const globalKeywords: Keyword<Draft>[] = [
     },
   },
   flag('dynamic_interfaces', (d, v) => (d.dynamicInterfaces = v)),
-  {
-    name: 'vrrp_mcast_group4',
-    handle: (d, st, cx) => {
-      if (!arity(st, cx, 1)) return;
-      const a = address(st.args[0]!, cx, '`vrrp_mcast_group4`');
-      if (a && a.family !== 'inet') cx.error(st.args[0]!, '`vrrp_mcast_group4` must be an IPv4 address');
-      else if (a) d.defs.vrrp.mcastGroup4 = a.address;
-    },
-  },
-  {
-    name: 'vrrp_mcast_group6',
-    handle: (d, st, cx) => {
-      if (!arity(st, cx, 1)) return;
-      const a = address(st.args[0]!, cx, '`vrrp_mcast_group6`');
-      if (a && a.family !== 'inet6') cx.error(st.args[0]!, '`vrrp_mcast_group6` must be an IPv6 address');
-      else if (a) d.defs.vrrp.mcastGroup6 = a.address;
-    },
-  },
+  vrrpMcastGroup('vrrp_mcast_group4', 'inet', 'IPv4', (d, a) => (d.vrrp.mcastGroup4 = a)),
+  vrrpMcastGroup('vrrp_mcast_group6', 'inet6', 'IPv6', (d, a) => (d.vrrp.mcastGroup6 = a)),
   vrrpCount('vrrp_version', 2, 3, (d, n) => (d.vrrp.version = n as 2 | 3)),
   vrrpTimer('vrrp_garp_master_delay', (d, ms) => (d.vrrp.garpMasterDelayMs = ms), 255_000),
   vrrpCount('vrrp_garp_master_repeat', 1, 255, (d, n) => (d.vrrp.garpMasterRepeat = n)),

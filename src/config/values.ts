@@ -105,16 +105,21 @@ export function port(tok: Token, cx: ParseContext, what = 'a port'): number | un
   return integer(tok, cx, 0, 65535, what);
 }
 
-/** A script line: the first word is the command (split again into argv), then user and group. */
-export function script(st: Statement, cx: ParseContext): Script | undefined {
-  let words: string[];
+/** The words of `text`, or undefined after reporting a quoting error against `st`. */
+function splitScriptWords(text: string, st: Statement, cx: ParseContext): string[] | undefined {
   try {
-    words = scriptWords(st.rest);
+    return scriptWords(text);
   } catch (e) {
     if (!(e instanceof ScriptSyntaxError)) throw e;
     cx.error(st, `\`${st.keyword.text}\`: ${e.message}`);
     return undefined;
   }
+}
+
+/** A script line: the first word is the command (split again into argv), then user and group. */
+export function script(st: Statement, cx: ParseContext): Script | undefined {
+  const words = splitScriptWords(st.rest, st, cx);
+  if (!words) return undefined;
   if (words.length === 0) {
     cx.error(st, `\`${st.keyword.text}\` needs a script`);
     return undefined;
@@ -123,14 +128,8 @@ export function script(st: Statement, cx: ParseContext): Script | undefined {
     cx.error(st.args[3] ?? st.keyword, `\`${st.keyword.text}\` takes a script, a user and a group; quote a script that has arguments`);
     return undefined;
   }
-  let argv: string[];
-  try {
-    argv = scriptWords(words[0]!);
-  } catch (e) {
-    if (!(e instanceof ScriptSyntaxError)) throw e;
-    cx.error(st, `\`${st.keyword.text}\`: ${e.message}`);
-    return undefined;
-  }
+  const argv = splitScriptWords(words[0]!, st, cx);
+  if (!argv) return undefined;
   if (argv.length === 0) {
     cx.error(st, `\`${st.keyword.text}\` needs a script`);
     return undefined;

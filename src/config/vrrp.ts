@@ -72,6 +72,18 @@ interface ScriptDraft {
   user?: [string, string];
 }
 
+/** `weight N [reverse|noreverse]`, shared by vrrp_script and track_file: the weight and whether it is reversed. */
+function weightWithReverse(st: Statement, cx: ParseContext, limit: number, what: string): [number, boolean] | undefined {
+  if (!arity(st, cx, 1, 2)) return undefined;
+  const w = integer(st.args[0]!, cx, -limit, limit, what);
+  const option = st.args[1];
+  if (option && option.text !== 'reverse' && option.text !== 'noreverse') {
+    cx.error(option, `expected \`reverse\` after the weight, not \`${option.text}\``);
+    return undefined;
+  }
+  return w === undefined ? undefined : [w, option?.text === 'reverse'];
+}
+
 const scriptTable = new KeywordTable<ScriptDraft>('vrrp_script', [
   { name: 'script', handle: (d, st, cx) => setIf(script(st, cx), (s) => (d.script = s)) },
   { name: 'interval', handle: (d, st, cx) => arity(st, cx, 1) && setIf(timerMs(st.args[0]!, cx, '`interval`', 1), (ms) => (d.intervalMs = ms)) },
@@ -79,16 +91,9 @@ const scriptTable = new KeywordTable<ScriptDraft>('vrrp_script', [
   {
     name: 'weight',
     handle: (d, st, cx) => {
-      if (!arity(st, cx, 1, 2)) return;
-      const w = integer(st.args[0]!, cx, -253, 253, 'a script weight');
-      const option = st.args[1];
-      if (option && option.text !== 'reverse' && option.text !== 'noreverse') {
-        cx.error(option, `expected \`reverse\` after the weight, not \`${option.text}\``);
-        return;
-      }
-      if (w === undefined) return;
-      d.weight = w;
-      d.weightReverse = option?.text === 'reverse';
+      const w = weightWithReverse(st, cx, 253, 'a script weight');
+      if (!w) return;
+      [d.weight, d.weightReverse] = w;
     },
   },
   { name: 'rise', handle: (d, st, cx) => arity(st, cx, 1) && setIf(integer(st.args[0]!, cx, 1, 0x7fffffff, '`rise`'), (n) => (d.rise = n)) },
@@ -128,16 +133,9 @@ const trackFileTable = new KeywordTable<TrackFile>('track_file', [
   {
     name: 'weight',
     handle: (t, st, cx) => {
-      if (!arity(st, cx, 1, 2)) return;
-      const w = integer(st.args[0]!, cx, -254, 254, 'a track_file weight');
-      const option = st.args[1];
-      if (option && option.text !== 'reverse' && option.text !== 'noreverse') {
-        cx.error(option, `expected \`reverse\` after the weight, not \`${option.text}\``);
-        return;
-      }
-      if (w === undefined) return;
-      t.weight = w;
-      t.reverse = option?.text === 'reverse';
+      const w = weightWithReverse(st, cx, 254, 'a track_file weight');
+      if (!w) return;
+      [t.weight, t.reverse] = w;
     },
   },
   {

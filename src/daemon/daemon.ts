@@ -37,6 +37,7 @@ import { isMiscTimeout } from '../../checkers/misc.js';
 import { loadRunnableConfig } from './script-security.js';
 import { ProcessScriptRunner, scriptSucceeded } from '../vrrp/script-runner.js';
 import { VrrpRuntime } from '../vrrp/runtime.js';
+import { shape } from '../vrrp/reload-plan.js';
 import { turnEpochNow } from '../health/turn-clock.js';
 import { AlertMailer, alertRecipients, SmtpAlert } from '../vrrp/smtp-alert.js';
 import { ConnectionSync, connectionSyncSettings } from './lvs-sync.js';
@@ -83,6 +84,17 @@ function load(options: DaemonOptions): { config: KeepalivedConfig | undefined; d
   return loadRunnableConfig(options.configPath, { configId: options.configId });
 }
 
+/** A valid file's warnings, logged at start and at each reload. */
+function logWarnings(log: Logger, diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics) {
+    const line = formatDiagnostic(d);
+    log.warn({ event: 'config-warning', diagnostic: line }, line);
+  }
+}
+
+/** The host name up to its first dot: what smtp_alert falls back on for router_id, HELO and sender. */
+const shortHostname = (): string => hostname().split('.')[0]!;
+
 function timeoutsOf(config: KeepalivedConfig): Timeouts | undefined {
   const t = config.globalDefs.lvsTimeouts;
   return t.tcp || t.tcpFin || t.udp ? { tcp: t.tcp, tcpFin: t.tcpFin, udp: t.udp } : undefined;
@@ -92,9 +104,7 @@ function timeoutsOf(config: KeepalivedConfig): Timeouts | undefined {
 function vrrpShape(config: KeepalivedConfig): string {
   const { vrrpInstances, vrrpSyncGroups, vrrpScripts, trackFiles } = config;
   const fifos = [config.globalDefs.notifyFifo, config.globalDefs.vrrpNotifyFifo];
-  return JSON.stringify({ vrrpInstances, vrrpSyncGroups, vrrpScripts, trackFiles, fifos, vrrp: config.globalDefs.vrrp }, (k, v: unknown) =>
-    k === 'pos' ? undefined : v,
-  );
+  return shape({ vrrpInstances, vrrpSyncGroups, vrrpScripts, trackFiles, fifos, vrrp: config.globalDefs.vrrp });
 }
 
 function openError(err: unknown): DaemonStartError {
@@ -190,7 +200,7 @@ export class Daemon implements ControlTarget {
     const { config, diagnostics } = load(options);
     const lines = diagnostics.map(formatDiagnostic);
     if (!config) throw new DaemonStartError('ECONFIG', `${options.configPath} is not valid; ipvsd did not start`, lines);
-    for (const d of diagnostics) options.log.warn({ event: 'config-warning', diagnostic: formatDiagnostic(d) }, formatDiagnostic(d));
+    logWarnings(options.log, diagnostics);
 
     let client: IpvsClient;
     try {
@@ -211,7 +221,7 @@ export class Daemon implements ControlTarget {
       }
       d.#repairTimer = setInterval(() => d.#repair(), repairIntervalMs);
       d.#connectionSync = await d.#startConnectionSync(config);
-      d.#smtpAlert = SmtpAlert.fromConfig(config, hostname().split('.')[0]!, (o) => d.#onSmtpAlert(o));
+      d.#smtpAlert = SmtpAlert.fromConfig(config, shortHostname(), (o) => d.#onSmtpAlert(o));
       await d.#staticNetwork.apply(staticEntriesOf(config), 'start');
       if (config.vrrpInstances.length > 0) d.#vrrp = await d.#startVrrp(config);
       options.log.info(
@@ -458,7 +468,7 @@ export class Daemon implements ControlTarget {
       this.#status.reloaded(false, lines);
       return { ok: false, errors: lines };
     }
-    for (const d of diagnostics) this.#log.warn({ event: 'config-warning', diagnostic: formatDiagnostic(d) }, formatDiagnostic(d));
+    logWarnings(this.#log, diagnostics);
     if (vrrpShape(config) !== vrrpShape(this.#config)) await this.#reloadVrrp(config);
     await this.#staticNetwork.apply(staticEntriesOf(config), 'reload');
     const pools = buildPools(config, this.#pools);
@@ -603,7 +613,7 @@ export class Daemon implements ControlTarget {
     });
     this.#client.close();
     this.#runEvents(events, 'stop', LVS_STOP_SCRIPT_TIMEOUT_MS);
-    await Promise.all([this.#scriptsIdle(stopScriptsWaitMs), this.#lvsNotify?.idle(stopScriptsWaitMs)]);
+    await Promise.all([this.#scripts.idle(stopScriptsWaitMs), this.#lvsNotify?.idle(stopScriptsWaitMs)]);
     this.#lvsNotify?.close();
     this.#log.info({ event: 'stopped', released: release, durationMs: Math.round(performance.now() - startedAt) }, 'ipvsd stopped');
   }
@@ -662,19 +672,13 @@ export class Daemon implements ControlTarget {
 
   /** A FIFO that cannot be opened is logged and left out: notifications never stop the director. */
   #openLvsNotify(config: KeepalivedConfig): LvsNotifications | undefined {
-    const recipients = alertRecipients(config, hostname().split('.')[0]!);
+    const recipients = alertRecipients(config, shortHostname());
     try {
       return LvsNotifications.open(config, this.#fifos, recipients && new AlertMailer(recipients), (o) => this.#onSmtpAlert(o));
     } catch (err) {
       this.#log.error({ event: 'notify-fifo-error', error: errorText(err) }, `LVS notify FIFO not opened: ${errorText(err)}`);
       return undefined;
     }
-  }
-
-  async #scriptsIdle(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#scripts.idle(), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-    clearTimeout(timer);
   }
 
   #onScript(o: LvsScriptOutcome): void {

@@ -10,7 +10,7 @@ import { applyOverrides, type OverrideEntry } from './overrides.js';
 /** One virtual server's overrides, keyed by real server name (`10.0.1.1:80`). */
 export type VirtualServerOverrides = ReadonlyMap<string, OverrideEntry> | undefined;
 
-export function poolDecision(state: VirtualServerState, overrides?: VirtualServerOverrides): PoolDecision {
+function poolDecision(state: VirtualServerState, overrides?: VirtualServerOverrides): PoolDecision {
   const decision = { destinations: state.destinations(), sorryActive: state.sorryActive };
   return applyOverrides(decision, overrides, state.settings.sorryServer);
 }

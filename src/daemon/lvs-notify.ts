@@ -58,7 +58,7 @@ export function checkerMail(
 }
 
 /** A real server taken out by a reload ("Removing") or the stop ("Shutting down"). */
-export function removedServerMail(routerId: string, vs: VirtualServer, rs: RealServer, stopping: boolean): MailText {
+function removedServerMail(routerId: string, vs: VirtualServer, rs: RealServer, stopping: boolean): MailText {
   return {
     subject: `[${routerId}] Realserver ${lvsRealServerName(vs, rs)} of virtual server ${lvsServiceName(vs)} - DOWN`,
     body: stopping ? '=> Shutting down <=' : '=> Removing <=',

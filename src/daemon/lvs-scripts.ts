@@ -37,7 +37,7 @@ export function realServerScript(pool: Pool, rs: RealServer, up: boolean): LvsSc
   return script && { kind: up ? 'notify_up' : 'notify_down', virtualServer: pool.name, realServer: realServerName(rs), script };
 }
 
-export function quorumScript(pool: Pool, up: boolean): LvsScriptCall | undefined {
+function quorumScript(pool: Pool, up: boolean): LvsScriptCall | undefined {
   const vs: VirtualServer = pool.virtualServer;
   const script = up ? vs.quorumUp : vs.quorumDown;
   return script && { kind: up ? 'quorum_up' : 'quorum_down', virtualServer: pool.name, script };
@@ -139,8 +139,15 @@ export class LvsScripts {
     });
   }
 
-  /** Resolves once every script queued so far has finished. */
-  async idle(): Promise<void> {
-    await Promise.all([...this.#queues.values()]);
+  /** Resolves once every script queued so far has finished, or after `limitMs` (a stop does not wait for a hung one). */
+  async idle(limitMs = Infinity): Promise<void> {
+    const done = Promise.all([...this.#queues.values()]);
+    if (!Number.isFinite(limitMs)) {
+      await done;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, limitMs)))]);
+    clearTimeout(timer);
   }
 }

@@ -43,7 +43,7 @@ export interface Pools {
   initialQuorum: Array<{ pool: Pool; event: QuorumEvent }>;
 }
 
-export function virtualServerName(vs: VirtualServer): string {
+function virtualServerName(vs: VirtualServer): string {
   const t = vs.target;
   if (t.kind === 'address') return `${vs.protocol ?? 'tcp'} ${hostPort(t.address, t.port)}`;
   if (t.kind === 'fwmark') return `fwmark ${t.fwmark}`;

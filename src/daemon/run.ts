@@ -1,6 +1,6 @@
 // The daemon in the foreground: start, then SIGHUP reloads and SIGTERM/SIGINT stop it.
 import { pino, type Logger } from 'pino';
-import { ControlServer, ControlSocketError, socketInUse } from '../api/control-server.js';
+import { assertSocketFree, ControlServer, ControlSocketError } from '../api/control-server.js';
 import { MetricsListenError } from '../api/metrics-listen.js';
 import { MetricsServer } from '../api/metrics-server.js';
 import { StatusMetrics } from '../api/metrics.js';
@@ -30,9 +30,7 @@ export interface RunOptions extends DaemonOptions {
 /** The listeners around the daemon; opened before the start where that needs no privilege. */
 async function openListeners(options: RunOptions, daemonRef: () => Daemon | undefined): Promise<MetricsServer | undefined> {
   // A second ipvsd must stop before it touches the kernel the first one manages.
-  if (await socketInUse(options.socketPath)) {
-    throw new ControlSocketError('EBUSY', `another ipvsd is already running (its control socket ${options.socketPath} answers)`);
-  }
+  await assertSocketFree(options.socketPath);
   const listen = options.metricsListen;
   if (!listen) return undefined;
   const metrics = new StatusMetrics(() => {

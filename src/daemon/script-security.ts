@@ -39,7 +39,7 @@ export function defaultScriptUser(globals: GlobalDefs, passwd: string): { user: 
 }
 
 /** Why a file or directory on a root script's path is unsafe, or undefined. */
-export function unsafeEntry(st: Stats): string | undefined {
+function unsafeEntry(st: Stats): string | undefined {
   if (st.uid !== 0) return `owned by uid ${st.uid}, not root`;
   if (st.isSymbolicLink()) return undefined; // its mode means nothing; where it points is checked too
   const sticky = st.isDirectory() && (st.mode & 0o1000) !== 0;

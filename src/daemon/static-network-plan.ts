@@ -26,7 +26,7 @@ export function addressKey(entry: IpAddressEntry): string {
 }
 
 /** A route or rule is the same line when its words are (the parser fills defaults from the words alone). */
-export function lineKey(entry: RouteEntry | RuleEntry): string {
+function lineKey(entry: RouteEntry | RuleEntry): string {
   return entry.words.join(' ');
 }
 

@@ -9,7 +9,8 @@ import { parseAddress } from '../netlink/address.js';
 import { NetlinkError } from '../netlink/errors.js';
 import { RouteRemovals, type RouteRemoval, type RuleRemoval } from '../netlink/route-removals.js';
 import { RouteNetlink, type AddressEvent, type Link, type LinkEvent } from '../netlink/rtnetlink.js';
-import { routeSpec, ruleSpec, VirtualRoutes, type RouteFailure, type RouteTable } from '../vrrp/routes.js';
+import { routeSpec, ruleSpec, VirtualRoutes, type RouteFailure } from '../vrrp/routes.js';
+import type { VrrpNetwork } from '../vrrp/runtime.js';
 import { virtualAddress, type AddressTable, type VirtualAddress } from '../vrrp/vips.js';
 import {
   addressLine,
@@ -22,14 +23,8 @@ import {
 
 const IFA_F_NODAD = 0x02;
 
-/** The rtnetlink side: RouteNetlink, or a fake in tests. */
-export interface StaticNetworkLink extends AddressTable, RouteTable {
-  links(): Promise<Link[]>;
-  on(event: 'address', listener: (event: AddressEvent) => void): unknown;
-  on(event: 'link', listener: (event: LinkEvent) => void): unknown;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-  close(): void;
-}
+/** The rtnetlink side: RouteNetlink, or a fake in tests; VRRP's, less the address dump. */
+export type StaticNetworkLink = Omit<VrrpNetwork, 'addresses'>;
 
 /** Route and rule deletions: RouteRemovals, or a fake in tests. */
 export interface RemovalEvents {

@@ -36,7 +36,7 @@ export interface CheckerSettings {
 }
 
 /** keepalived delays every checker's first run by one second before the random warmup. */
-export const firstRunDelayMs = 1000;
+const firstRunDelayMs = 1000;
 
 export type CheckerHealth = 'up' | 'down';
 
@@ -69,7 +69,7 @@ function requireCount(name: string, value: number, min: number): void {
   if (!Number.isInteger(value) || value < min) throw new HealthSettingsError(`${name} must be an integer >= ${min}, got ${value}`);
 }
 
-export function validateCheckerSettings(s: CheckerSettings): void {
+function validateCheckerSettings(s: CheckerSettings): void {
   requireNonNegative('delay_loop', s.delayLoopMs);
   // A zero period would re-run a checker within the same scheduler tick forever.
   if (s.delayLoopMs === 0) throw new HealthSettingsError('delay_loop must be > 0');

@@ -127,9 +127,8 @@ export class Scheduler {
   readonly #byKey = new Map<string, Set<Scheduled>>();
   readonly #flights = new Map<string, Flight>();
   #lastReportedDue: number | undefined;
-  readonly #stats: SchedulerStats = {
-    checkers: 0,
-    probesInFlight: 0,
+  /** The counters; `stats()` adds the sizes it derives from the maps. */
+  readonly #stats: Omit<SchedulerStats, 'checkers' | 'probesInFlight'> = {
     probesStarted: 0,
     sharedResults: 0,
     lateProbes: 0,

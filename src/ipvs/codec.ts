@@ -305,7 +305,7 @@ export function decodeInfo(payload: Buffer): IpvsInfo {
   };
 }
 
-export function daemonStateCode(state: SyncDaemon['state']): number {
+function daemonStateCode(state: SyncDaemon['state']): number {
   return state === 'master' ? DaemonState.MASTER : DaemonState.BACKUP;
 }
 

@@ -7,7 +7,7 @@ import type { IpvsOperation } from './operations.js';
 const protocolOption = { tcp: '-t', udp: '-u', sctp: '--sctp-service' } as const;
 const forwardOption = { masq: '-m', route: '-g', tunnel: '-i', local: '-m', bypass: '-m' } as const;
 
-export function serviceSelector(s: Service): string {
+function serviceSelector(s: Service): string {
   if (s.fwmark !== 0) return s.family === 'inet6' ? `-f ${s.fwmark} -6` : `-f ${s.fwmark}`;
   return `${protocolOption[s.protocol]} ${hostPort(s.address, s.port)}`;
 }
@@ -25,7 +25,7 @@ function schedulerFlagNames(s: Service): string[] {
   return [s.flags.sched1, s.flags.sched2, s.flags.sched3].flatMap((on, i) => (on ? [names[i]!] : []));
 }
 
-export function serviceRule(s: Service): string {
+function serviceRule(s: Service): string {
   let line = `-A ${serviceSelector(s)} -s ${s.scheduler}`;
   if (s.flags.persistent) {
     line += ` -p ${s.timeout}`;
@@ -40,7 +40,7 @@ export function serviceRule(s: Service): string {
   return line;
 }
 
-export function destinationRule(s: Service, d: Destination): string {
+function destinationRule(s: Service, d: Destination): string {
   let line = `-a ${serviceSelector(s)} -r ${hostPort(d.address, d.port)} ${forwardOption[d.forward]} -w ${d.weight}`;
   if (d.forward === 'tunnel') {
     line += ` --tun-type ${d.tunnelType}`;

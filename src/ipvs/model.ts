@@ -110,7 +110,7 @@ export interface IpvsInfo {
   connectionTableSize: number;
 }
 
-export const noFlags: Readonly<ServiceFlags> = Object.freeze({
+const noFlags: Readonly<ServiceFlags> = Object.freeze({
   persistent: false,
   onePacket: false,
   sched1: false,
@@ -118,11 +118,11 @@ export const noFlags: Readonly<ServiceFlags> = Object.freeze({
   sched3: false,
 });
 
-export function fullPrefix(family: AddressFamily): number {
+function fullPrefix(family: AddressFamily): number {
   return family === 'inet' ? 32 : 128;
 }
 
-export function unspecifiedAddress(family: AddressFamily): string {
+function unspecifiedAddress(family: AddressFamily): string {
   return family === 'inet' ? '0.0.0.0' : '::';
 }
 

@@ -10,7 +10,7 @@ for (const [name, value] of Object.entries(constants.errno)) {
   if (!ALIASES.has(name) && !errnoNames.has(value)) errnoNames.set(value, name);
 }
 
-export function errnoName(errno: number): string {
+function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `E${errno}`;
 }
 

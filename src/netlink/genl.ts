@@ -40,7 +40,7 @@ export function getFamilyRequest(name: string): NetlinkRequest {
   };
 }
 
-export function decodeFamily(reply: NetlinkMessage): GenlFamily {
+function decodeFamily(reply: NetlinkMessage): GenlFamily {
   const a = parseAttributes(reply.payload, GENL_HDRLEN);
   const id = a.get(CTRL_ATTR_FAMILY_ID);
   if (!id) throw new NetlinkParseError('the controller answered without a family id');

@@ -1,9 +1,11 @@
 // RTM_NEWROUTE / RTM_DELROUTE payloads: struct rtmsg and its attributes, laid out as `ip route`
 // sends them (RTA_DST, RTA_TABLE, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_OIF, RTA_MULTIPATH).
+import { constants } from 'node:os';
 import { attr, u32Attr } from './attributes.js';
 import { parseAddress, type AddressFamily } from './address.js';
 import { AF_INET, AF_INET6, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL } from './constants.js';
 import { NetlinkError } from './errors.js';
+import { checkPrefix } from './rtnetlink-codec.js';
 import {
   RT_SCOPE_NOWHERE,
   RT_TABLE_UNSPEC,
@@ -20,7 +22,7 @@ import {
 
 const RTMSG_SIZE = 12;
 const RTNEXTHOP_SIZE = 8;
-const EINVAL = 22;
+const { EINVAL } = constants.errno;
 
 /** One path of a multipath route. */
 export interface NexthopSpec {
@@ -87,10 +89,7 @@ function addressOf(family: AddressFamily, text: string, what: string): Buffer {
 }
 
 function attributes(spec: RouteSpec): Buffer[] {
-  const max = spec.family === 'inet' ? 32 : 128;
-  if (!Number.isInteger(spec.prefixLength) || spec.prefixLength < 0 || spec.prefixLength > max) {
-    throw new NetlinkError(EINVAL, `prefix length ${spec.prefixLength} is outside 0..${max}`);
-  }
+  checkPrefix(spec.family, spec.prefixLength);
   const destination = addressOf(spec.family, spec.destination, 'destination');
   const parts: Buffer[] = [];
   if (spec.prefixLength > 0) parts.push(attr(RTA_DST, destination));

@@ -1,4 +1,5 @@
 // rtnetlink link and address messages: struct ifinfomsg / struct ifaddrmsg and their attributes.
+import { constants } from 'node:os';
 import { parseAttributes, readString, readU32, attr, stringAttr, u32Attr } from './attributes.js';
 import { formatAddress, parseAddress, type AddressFamily } from './address.js';
 import {
@@ -23,7 +24,7 @@ import { NetlinkError, NetlinkParseError } from './errors.js';
 
 const IFINFOMSG_SIZE = 16;
 const IFADDRMSG_SIZE = 8;
-const EINVAL = 22;
+const { EINVAL } = constants.errno;
 
 export interface Link {
   index: number;
@@ -113,7 +114,8 @@ export function getAddressesPayload(family?: AddressFamily): Buffer {
   return ifaddrmsg(family ? familyCode[family] : AF_UNSPEC, 0, 0, 0);
 }
 
-function checkPrefix(family: AddressFamily, prefixLength: number): void {
+/** Throws EINVAL unless prefixLength fits the family (0..32 or 0..128). */
+export function checkPrefix(family: AddressFamily, prefixLength: number): void {
   const max = family === 'inet' ? 32 : 128;
   if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > max) {
     throw new NetlinkError(EINVAL, `prefix length ${prefixLength} is outside 0..${max}`);

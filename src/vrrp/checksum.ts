@@ -3,7 +3,7 @@
 export const IPPROTO_VRRP = 112;
 
 /** One's-complement sum of 16-bit big-endian words, continuing from `sum` (unfolded). */
-export function onesComplementSum(data: Uint8Array, sum = 0): number {
+function onesComplementSum(data: Uint8Array, sum = 0): number {
   const even = data.length & ~1;
   for (let i = 0; i < even; i += 2) sum += (data[i]! << 8) | data[i + 1]!;
   if (even !== data.length) sum += data[even]! << 8;
@@ -11,7 +11,7 @@ export function onesComplementSum(data: Uint8Array, sum = 0): number {
 }
 
 /** Folds a running sum to 16 bits and complements it: the value carried in the checksum field. */
-export function finishChecksum(sum: number): number {
+function finishChecksum(sum: number): number {
   while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
   return ~sum & 0xffff;
 }

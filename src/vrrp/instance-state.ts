@@ -213,11 +213,7 @@ export class VrrpStateMachine {
     if (this.config.version === 3) this.masterAdverIntervalMs = ad.advertIntervalMs;
     this.masterAddress = source;
     this.masterPriority = ad.priority;
-    this.cancelTimer('advert', actions);
-    this.currentState = 'backup';
-    this.preemptDelay = 'idle';
-    actions.push({ type: 'become-backup' }, this.notify('master', 'backup'));
-    this.setTimer('master-down', now + this.masterDownIntervalMs(), actions);
+    this.masterToBackup(now, actions);
   }
 
   private timerFired(now: number, timer: VrrpTimerName, actions: VrrpAction[]): void {
@@ -257,6 +253,10 @@ export class VrrpStateMachine {
       return;
     }
     if (this.currentState !== 'master') return;
+    this.masterToBackup(now, actions);
+  }
+
+  private masterToBackup(now: number, actions: VrrpAction[]): void {
     this.cancelTimer('advert', actions);
     this.currentState = 'backup';
     this.preemptDelay = 'idle';

@@ -114,14 +114,15 @@ export interface VirtualRouterStatus {
 }
 
 /** A VIP add or remove that takes longer than this is given up on (counted, logged). */
-export const VIP_CHANGE_DEADLINE_MS = 5000;
+const VIP_CHANGE_DEADLINE_MS = 5000;
 
 export class VipTimeoutError extends Error {
   readonly code = 'EVIPTIMEOUT';
 }
 
 const silentLog: RouterLog = { info: () => {}, warn: () => {} };
-const notifyState = { master: 'MASTER', backup: 'BACKUP', fault: 'FAULT', stopped: 'STOP' } as const;
+/** The word notify scripts and FIFOs use for each state. */
+export const notifyState = { master: 'MASTER', backup: 'BACKUP', fault: 'FAULT', stopped: 'STOP' } as const;
 
 export class VirtualRouter {
   private readonly machine: VrrpStateMachine;

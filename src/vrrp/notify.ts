@@ -9,7 +9,7 @@ export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
 export type NotifyScriptState = NotifyState | 'DELETED';
 
 /** A notify script that hangs this long is killed, so it cannot hold back the ones after it. */
-export const NOTIFY_TIMEOUT_MS = 30_000;
+const NOTIFY_TIMEOUT_MS = 30_000;
 
 export interface NotifyOutcome {
   state: NotifyScriptState;

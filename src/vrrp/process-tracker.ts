@@ -11,7 +11,7 @@ import { ProcessTable, type ProcessReader } from './process-tracker-table.js';
 import { shape } from './reload-plan.js';
 
 /** /proc: comm and state from /proc/PID/stat (zombies are not running), cmdline only when asked. */
-export const procReader: ProcessReader = {
+const procReader: ProcessReader = {
   pids: () => readdirSync('/proc').filter((name) => /^[1-9]\d*$/.test(name)).map(Number),
   identity(pid, wants) {
     let stat: string;

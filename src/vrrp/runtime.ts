@@ -7,7 +7,7 @@ import type { AddressFamily } from '../netlink/address.js';
 import { RouteNetlink, type AddressEvent, type InterfaceAddress, type Link, type LinkEvent } from '../netlink/rtnetlink.js';
 import { monotonicClock, type Clock, type TimerHandle } from './clock.js';
 import { InterfaceAnnouncer, type Announcer } from './garp.js';
-import { VirtualRouter, type RouterLog, type VirtualRouterSettings, type VirtualRouterStatus } from './instance.js';
+import { notifyState, VirtualRouter, type RouterLog, type VirtualRouterSettings, type VirtualRouterStatus } from './instance.js';
 import { InstanceNotifier, type NotifyOutcome, type NotifyState } from './notify.js';
 import { fifoLine, NotifyFifo, NotifyFifos } from './notify-fifo.js';
 import { AUTH_NONE, AUTH_PASS, passwordBytes, type UnicastPeer } from './packet.js';
@@ -192,8 +192,10 @@ export class VrrpRuntime {
     // Detached now (a restarted instance re-attaches its VRID), released once the new ones hold
     // their sockets, so a socket shared with them is not closed and opened again.
     const released = leaving.flatMap((r) => (r.binding ? [r.binding.link] : []));
-    for (const r of leaving) r.binding?.detach();
-    for (const r of leaving) r.binding = undefined;
+    for (const r of leaving) {
+      r.binding?.detach();
+      r.binding = undefined;
+    }
     const previousScripts = new Map(this.running.flatMap((r) => r.scripts.map((s) => [shape(s.script), s] as const)));
     for (const r of this.running) this.stopTrackers(r);
 
@@ -202,8 +204,9 @@ export class VrrpRuntime {
       this.fifos = openFifos(config, this.options.fifos);
     }
     this.config = config;
+    const planOf = new Map(plans.map((p) => [p.name, p]));
     this.running = config.vrrpInstances.map((inst) => {
-      const plan = plans.find((p) => p.name === inst.name)!;
+      const plan = planOf.get(inst.name)!;
       const kept = plan.change === 'unchanged' || plan.change === 'changed' ? byName.get(inst.name) : undefined;
       if (plan.change !== 'unchanged') this.log?.info({ event: 'vrrp-instance-reload', instance: inst.name, change: plan.change, reason: plan.reason }, `${inst.name}: ${plan.change}${plan.reason ? ` (${plan.reason})` : ''}`);
       if (!kept) return this.build(inst, false);
@@ -276,7 +279,7 @@ export class VrrpRuntime {
       vips,
       routes,
       announcer: this.deviceAnnouncer(placement.vips),
-      notify: (state: 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP', priority: number) => {
+      notify: (state: NotifyState, priority: number) => {
         const scripted = running.deleted && state === 'STOP' ? 'DELETED' : state;
         for (const fifo of this.fifos) fifo.write(fifoLine(inst.name, scripted, priority));
         running.notifier.transition(scripted, priority);
@@ -465,7 +468,7 @@ export class VrrpRuntime {
         const notifier = old && shape(old.config.notify) === shape(g.notify) ? old.notifier : this.notifier(g.name, g.notify, 'GROUP');
         // keepalived reports a group's priority as 0.
         const sync = new SyncGroup(g.name, members.map((m) => m.router), (to) => {
-          const state = ({ master: 'MASTER', backup: 'BACKUP', fault: 'FAULT', stopped: 'STOP' } as const)[to === 'init' ? 'stopped' : to];
+          const state = notifyState[to === 'init' ? 'stopped' : to];
           for (const fifo of this.fifos) fifo.write(fifoLine(g.name, state, 0, 'GROUP'));
           group.notifier.transition(state, 0);
           this.options.onTransition?.('GROUP', g.name, state, 0);

@@ -29,6 +29,21 @@ function reloadable(text: string, now: () => number) {
 const servers = (s: ReturnType<StatusModel['snapshot']>) =>
   Object.fromEntries(s.virtualServers[0]!.realServers.map((rs) => [rs.name, { since: rs.since, failures: rs.checkers[0]?.consecutiveFailures, last: rs.checkers[0]?.last?.reason }]));
 
+/** One group virtual server over two services, for the group-sum tests. */
+const groupWebConfig = `virtual_server_group web {
+    10.99.0.100 80
+    10.99.0.101 80
+}
+virtual_server group web {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.1.0.1 8080 {
+        weight 1
+    }
+}
+`;
+
 describe('status model', () => {
   it('records check results, transitions and time in state with the injected clock', () => {
     let now = 1_000_000;
@@ -63,20 +78,7 @@ describe('status model', () => {
   });
 
   it('sums the kernel counters of a group virtual server over its services', () => {
-    const text = `virtual_server_group web {
-    10.99.0.100 80
-    10.99.0.101 80
-}
-virtual_server group web {
-    lb_algo rr
-    lb_kind NAT
-    protocol TCP
-    real_server 10.1.0.1 8080 {
-        weight 1
-    }
-}
-`;
-    const fake = fakeDaemon(text);
+    const fake = fakeDaemon(groupWebConfig);
     fake.status.kernelRead(kernelOf(fake.desired()));
     const vs = fake.status.snapshot().virtualServers[0]!;
     expect(vs.services).toEqual(['TCP 10.99.0.100:80', 'TCP 10.99.0.101:80']);
@@ -138,19 +140,7 @@ virtual_server group web {
   });
 
   it('snapshots share nothing a later snapshot changes: group sums are new each time', () => {
-    const fake = fakeDaemon(`virtual_server_group web {
-    10.99.0.100 80
-    10.99.0.101 80
-}
-virtual_server group web {
-    lb_algo rr
-    lb_kind NAT
-    protocol TCP
-    real_server 10.1.0.1 8080 {
-        weight 1
-    }
-}
-`);
+    const fake = fakeDaemon(groupWebConfig);
     fake.status.kernelRead(kernelOf(fake.desired()));
     const first = fake.status.snapshot();
     fake.status.snapshot();

@@ -2,18 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SourcePosition, Statement } from '../../src/config/ast.js';
 import { readConfig } from '../../src/config/reader.js';
 import { memoryFiles } from './config-reader-helpers.js';
-
-/** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './seeded-random.js';
 
 const MAIN = `! director configuration
 global_defs {
@@ -163,7 +152,7 @@ function* positions(statements: Statement[]): Generator<SourcePosition> {
 
 describe('reader fuzz', () => {
   it('never throws or hangs, and every position lies within the input', () => {
-    const random = prng(0x1bad5eed);
+    const random = seededRandom(0x1bad5eed);
     const clean = { '/f/main.conf': MAIN, '/f/inc.conf': INC, '/f/loop.conf': LOOP };
     const baseline = readConfig('/f/main.conf', { configId: 'lb1', readFile: memoryFiles(clean), env: {}, random: () => 0 });
     expect(baseline.diagnostics.map((d) => d.message)).toEqual(["include loop: '/f/main.conf' is already being read; not included again"]);

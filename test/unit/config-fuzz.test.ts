@@ -7,21 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { planTable } from '../../src/config/plan.js';
 import { formatRules } from '../../src/ipvs/ipvsadm-rules.js';
+import { seededRandom } from './seeded-random.js';
 
 const dir = fileURLToPath(new URL('../fixtures/config/valid/', import.meta.url));
 const seeds = readdirSync(dir).filter((f) => f.endsWith('.conf')).map((f) => readFileSync(join(dir, f), 'utf8'));
-
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const alphabet = ['{', '}', '"', "'", '!', '#', '\\', '$', '@', '~', ' ', '\n', '-', '/', '.', ':', '0', '9', 'x', 'Z', '\t', '\u00e9', '\0'];
 
@@ -69,7 +58,7 @@ function mutate(text: string, rnd: () => number): string {
 
 describe('fuzzed configurations', () => {
   it('never crash, never hang, and report located diagnostics', () => {
-    const rnd = random(20261122);
+    const rnd = seededRandom(20261122);
     let rejected = 0;
     for (let i = 0; i < 400; i++) {
       const text = mutate(seeds[i % seeds.length]!, rnd);
