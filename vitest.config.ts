@@ -17,6 +17,7 @@ export default defineConfig({
         test: {
           name: 'kernel',
           include: ['test/kernel/**/*.test.ts'],
+          setupFiles: ['test/lab/kernel-file-guard.ts'],
           environment: 'node',
           pool: 'forks',
           fileParallelism: false,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsadm } from '../lab/ipvsadm.js';
-import { cli, IpvsdProcess, sleep } from '../lab/ipvsd-process.js';
+import { cli, IpvsdProcess, sleep, waitFactor } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
 import { SmtpListener } from '../unit/smtp-listener.js';
 import { LoopbackListeners } from '../lab/loopback-listeners.js';
@@ -92,7 +92,7 @@ ${rs(62)}${rs(63)}}
       return seen.split('\n').filter(Boolean);
     };
     const until = async (read: () => string[], want: string[], ms: number) => {
-      const deadline = performance.now() + ms;
+      const deadline = performance.now() + ms * waitFactor;
       while (read().length < want.length && performance.now() < deadline) await sleep(50);
       expect(read()).toEqual(want);
     };

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
-import { cli, IpvsdProcess, sleep, tableBecomes } from '../lab/ipvsd-process.js';
+import { cli, IpvsdProcess, sleep, tableBecomes, waitFactor } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
 import { LoopbackListeners } from '../lab/loopback-listeners.js';
 
@@ -124,7 +124,7 @@ describe('LVS scripts', () => {
     for (const n of [52, 53]) await listeners.open(n);
     const lines = () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : []);
     const until = async (want: string, ms: number) => {
-      const deadline = performance.now() + ms;
+      const deadline = performance.now() + ms * waitFactor;
       while (!lines().includes(want) && performance.now() < deadline) await sleep(50);
       expect(lines()).toContain(want);
     };

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { main as ipvsctl } from '../../src/cli/ipvsctl.js';
 import { AddressEvents } from '../lab/address-events.js';
 import { HeldConnections } from '../lab/held-connections.js';
-import { connections, counters, decreases } from '../lab/ipvs-counters.js';
+import { connections, counters, countersListing, decreases } from '../lab/ipvs-counters.js';
 import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
-import { cli, IpvsdProcess, sleep, tableBecomes, type LogLine } from '../lab/ipvsd-process.js';
+import { cli, IpvsdProcess, sleep, tableBecomes, waitFactor, type LogLine } from '../lab/ipvsd-process.js';
 import { buildLvsNat, ClientLoop, realServerAddress, startRealServer, vip, type OutputLines } from '../lab/lvs-topology.js';
 import { assertInGuest, cleanup, run } from '../lab/netns.js';
 import { WeightWatch } from '../lab/weight-watch.js';
@@ -129,11 +129,11 @@ async function ctl(...argv: string[]): Promise<{ code: number; stdout: string; s
 }
 
 async function logLine(d: IpvsdProcess, matches: (l: LogLine) => boolean, what: string, timeoutMs: number): Promise<LogLine> {
-  const deadline = performance.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs * waitFactor;
   for (;;) {
     const found = d.logs.find(matches);
     if (found) return found;
-    if (performance.now() > deadline || !d.alive) throw new Error(`${what}: not within ${timeoutMs} ms; stderr: ${d.stderr}`);
+    if (performance.now() > deadline || !d.alive) throw new Error(`${what}: not within ${timeoutMs * waitFactor} ms; stderr: ${d.stderr}`);
     await sleep(20);
   }
 }
@@ -241,7 +241,7 @@ describe('ipvsd under client load', () => {
     await checked([1, 2, 4]);
     const deadline = performance.now() + 2 * estimatorTickMs;
     while (counters().get(tcp)!.conns === was.get(tcp)!.conns && performance.now() < deadline) await sleep(100);
-    const now = counters();
+    const now = await countersListing(staying);
     expect(decreases(was, now, staying)).toEqual([]);
     expect(now.get(tcp)!.conns, 'the service counts on').toBeGreaterThan(was.get(tcp)!.conns);
     // Each weight moved once, straight to its new value.
@@ -322,7 +322,7 @@ describe('ipvsd under client load', () => {
     expect(savedRules()).toEqual(plan(after));
     // Traffic after the start too, and its first checks: nothing went down, nothing was re-created.
     await checked([1, 2, 4], 1);
-    expect(decreases(was, counters(), [...was.keys()])).toEqual([]);
+    expect(decreases(was, await countersListing(was.keys()), [...was.keys()])).toEqual([]);
     expect(watch.changes(stoppedFrom)).toEqual([]);
     expect(daemon.events('real-server-down')).toEqual([]);
     const client = load(stoppedFrom, Date.now());
@@ -355,7 +355,7 @@ describe('ipvsd under client load', () => {
     await checked([1, 2, 4], 1);
     expect(started.operations).toBe(0);
     expect(savedRules()).toEqual(plan(after));
-    expect(decreases(was, counters(), [...was.keys()])).toEqual([]);
+    expect(decreases(was, await countersListing(was.keys()), [...was.keys()])).toEqual([]);
     expect(watch.changes(killedAt)).toEqual([]);
     expect(vipLines()).toHaveLength(1);
     const vipEvents = addresses.of(vip, killedAt);

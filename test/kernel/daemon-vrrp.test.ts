@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { savedRules } from '../lab/ipvsadm.js';
-import { IpvsdProcess, sleep, tableBecomes } from '../lab/ipvsd-process.js';
+import { IpvsdProcess, sleep, tableBecomes, waitFactor } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
@@ -16,7 +16,7 @@ const vipOnLink = (vip = '10.98.0.100/24') => ip('-o', '-4', 'addr', 'show', 'de
 
 async function becomes(want: () => boolean, timeoutMs: number): Promise<boolean> {
   const started = performance.now();
-  while (!want() && performance.now() - started < timeoutMs) await sleep(20);
+  while (!want() && performance.now() - started < timeoutMs * waitFactor) await sleep(20);
   return want();
 }
 

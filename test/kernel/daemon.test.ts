@@ -50,7 +50,8 @@ const listeners = new Map<number, Server>();
 let scratch: string;
 let path: string;
 let daemon: Daemon | undefined;
-let spare: Daemon | undefined;
+/** Short-lived daemons of the later tests, each killed at the end if its test failed. */
+const spares: Daemon[] = [];
 
 beforeAll(async () => {
   assertInGuest();
@@ -67,7 +68,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const d of [daemon, spare]) {
+  for (const d of [daemon, ...spares]) {
     if (d?.alive && d.child.pid !== undefined) process.kill(d.child.pid, 'SIGKILL');
   }
   for (const server of listeners.values()) await closeServer(server);
@@ -185,7 +186,8 @@ describe('ipvsd -f CONF in the kernel', () => {
     const timeouts = () => ipvsadm('-L', '--timeout').trim();
     const before = timeouts();
     writeFileSync(path, `global_defs {\n    lvs_timeouts tcp 100 tcpfin 20 udp 50\n    lvs_flush_on_stop VS\n}\n${first}`);
-    spare = new Daemon(['-f', path, '--log-level', 'warn']);
+    const spare = new Daemon(['-f', path, '--log-level', 'warn']);
+    spares.push(spare);
     await tableBecomes([service, rule(11, 1), rule(12, 2), ...foreign], 10_000);
     expect(timeouts()).toBe('Timeout (tcp tcpfin udp): 100 20 50');
     await spare.stop();
@@ -196,7 +198,8 @@ describe('ipvsd -f CONF in the kernel', () => {
 
   it('with -I leaves its services in the kernel on stop', async () => {
     writeFileSync(path, first);
-    spare = new Daemon(['-f', path, '-I', '--log-level', 'warn']);
+    const spare = new Daemon(['-f', path, '-I', '--log-level', 'warn']);
+    spares.push(spare);
     await tableBecomes([service, rule(11, 1), rule(12, 2), ...foreign], 10_000);
     await spare.stop();
     expect(spare.child.exitCode).toBe(0);

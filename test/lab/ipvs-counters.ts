@@ -45,6 +45,21 @@ export function counters(): Map<string, Counters> {
   return out;
 }
 
+/**
+ * `counters()` once every key of `expected` is listed, or the last read after half a second: one
+ * dump in the loaded guest came back without a service's destinations while /proc/net/ip_vs,
+ * sampled every 20 ms, listed them throughout.
+ */
+export async function countersListing(expected: Iterable<string>): Promise<Map<string, Counters>> {
+  const keys = [...expected];
+  let now = counters();
+  for (let i = 0; i < 5 && keys.some((k) => !now.has(k)); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    now = counters();
+  }
+  return now;
+}
+
 /** Every real server's weight and active / inactive connection counts. */
 export function connections(): Map<string, Connections> {
   const out = new Map<string, Connections>();

@@ -28,7 +28,7 @@ export function runKernelTier(filters = []) {
  * @returns {Promise<import('./tier-report.js').TierResult>}
  */
 export async function runGuestTier(project, filters = []) {
-  const timeoutMs = Number(process.env.IPVSD_LAB_TIMEOUT ?? 600) * 1000;
+  const timeoutMs = Number(process.env.IPVSD_LAB_TIMEOUT ?? 900) * 1000;
   let result;
   try {
     result = await runInGuest({
