@@ -1,8 +1,13 @@
 // The Prometheus endpoint: GET /metrics on HOST:PORT (loopback unless told otherwise).
 import { createServer, type Server } from 'node:http';
-import { Registry } from 'prom-client';
 import type { StatusMetrics } from './metrics.js';
 import { MetricsListenError } from './metrics-listen.js';
+
+/** Prometheus's text exposition format (prom-client's Registry.PROMETHEUS_CONTENT_TYPE). */
+export const prometheusContentType = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** What the endpoint renders: the metrics, or a promise of them that the first scrape waits for. */
+export type MetricsSource = Pick<StatusMetrics, 'render'>;
 
 export class MetricsServer {
   private constructor(
@@ -10,7 +15,7 @@ export class MetricsServer {
     readonly port: number,
   ) {}
 
-  static async listen(host: string, port: number, metrics: StatusMetrics): Promise<MetricsServer> {
+  static async listen(host: string, port: number, metrics: MetricsSource): Promise<MetricsServer> {
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' || path !== '/metrics') {
@@ -20,7 +25,7 @@ export class MetricsServer {
       // Streamed as it is rendered (chunked); an error after the first chunk can only cut the body short.
       metrics
         .render((chunk) => {
-          if (!res.headersSent) res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE });
+          if (!res.headersSent) res.writeHead(200, { 'content-type': prometheusContentType });
           res.write(chunk);
         })
         .then(

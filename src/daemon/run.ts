@@ -2,8 +2,8 @@
 import { pino, type Logger } from 'pino';
 import { assertSocketFree, ControlServer, ControlSocketError } from '../api/control-server.js';
 import { MetricsListenError } from '../api/metrics-listen.js';
-import { MetricsServer } from '../api/metrics-server.js';
-import { StatusMetrics } from '../api/metrics.js';
+import { MetricsServer, type MetricsSource } from '../api/metrics-server.js';
+import type { StatusMetrics } from '../api/metrics.js';
 import { Daemon, type DaemonOptions } from './daemon.js';
 import { DaemonStartError } from './errors.js';
 import type { LogLevel } from './log-level.js';
@@ -33,11 +33,21 @@ async function openListeners(options: RunOptions, daemonRef: () => Daemon | unde
   await assertSocketFree(options.socketPath);
   const listen = options.metricsListen;
   if (!listen) return undefined;
-  const metrics = new StatusMetrics(() => {
-    const d = daemonRef();
-    if (!d) throw new Error('ipvsd is starting');
-    return d.snapshot();
-  }, { destinations: options.destinationMetrics });
+  // prom-client and the metric families load at the first scrape: in the lab guest that is half
+  // a second of a start that no check has to wait for.
+  let loaded: Promise<StatusMetrics> | undefined;
+  const metrics: MetricsSource = {
+    render: async (write) => {
+      loaded ??= import('../api/metrics.js').then(({ StatusMetrics }) =>
+        new StatusMetrics(() => {
+          const d = daemonRef();
+          if (!d) throw new Error('ipvsd is starting');
+          return d.snapshot();
+        }, { destinations: options.destinationMetrics }),
+      );
+      return (await loaded).render(write);
+    },
+  };
   return MetricsServer.listen(listen.host, listen.port, metrics);
 }
 
