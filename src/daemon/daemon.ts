@@ -36,7 +36,7 @@ import { NotifyFifos } from '../vrrp/notify-fifo.js';
 import { isMiscTimeout } from '../../checkers/misc.js';
 import { loadRunnableConfig } from './script-security.js';
 import { ProcessScriptRunner, scriptSucceeded } from '../vrrp/script-runner.js';
-import { VrrpRuntime } from '../vrrp/runtime.js';
+import type { VrrpRuntime } from '../vrrp/runtime.js';
 import { shape } from '../vrrp/reload-plan.js';
 import { turnEpochNow } from '../health/turn-clock.js';
 import { AlertMailer, alertRecipients, SmtpAlert } from '../vrrp/smtp-alert.js';
@@ -257,6 +257,8 @@ export class Daemon implements ControlTarget {
    */
   async #startVrrp(config: KeepalivedConfig): Promise<VrrpRuntime> {
     try {
+      // Loaded with the first instance: a director without VRRP starts without its 24 modules.
+      const { VrrpRuntime } = await import('../vrrp/runtime.js');
       return await VrrpRuntime.start(config, {
         log: this.#log,
         fifos: this.#fifos,
