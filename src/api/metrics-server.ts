@@ -4,7 +4,7 @@ import type { StatusMetrics } from './metrics.js';
 import { MetricsListenError } from './metrics-listen.js';
 
 /** Prometheus's text exposition format (prom-client's Registry.PROMETHEUS_CONTENT_TYPE). */
-export const prometheusContentType = 'text/plain; version=0.0.4; charset=utf-8';
+const prometheusContentType = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** What the endpoint renders: the metrics, or a promise of them that the first scrape waits for. */
 export type MetricsSource = Pick<StatusMetrics, 'render'>;

@@ -257,7 +257,7 @@ export class Daemon implements ControlTarget {
    */
   async #startVrrp(config: KeepalivedConfig): Promise<VrrpRuntime> {
     try {
-      // Loaded with the first instance: a director without VRRP starts without its 24 modules.
+      // Loaded with the first instance: a director without VRRP never loads the VRRP runtime.
       const { VrrpRuntime } = await import('../vrrp/runtime.js');
       return await VrrpRuntime.start(config, {
         log: this.#log,

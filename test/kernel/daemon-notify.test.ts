@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsadm } from '../lab/ipvsadm.js';
-import { cli, IpvsdProcess, sleep, waitFactor } from '../lab/ipvsd-process.js';
+import { cli, IpvsdProcess, sleep, until } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
 import { SmtpListener } from '../unit/smtp-listener.js';
 import { LoopbackListeners } from '../lab/loopback-listeners.js';
@@ -91,26 +91,25 @@ ${rs(62)}${rs(63)}}
       }
       return seen.split('\n').filter(Boolean);
     };
-    const until = async (read: () => string[], want: string[], ms: number) => {
-      const deadline = performance.now() + ms * waitFactor;
-      while (read().length < want.length && performance.now() < deadline) await sleep(50);
+    const linesBecome = async (read: () => string[], want: string[], ms: number) => {
+      await until(() => read().length >= want.length, ms, 50);
       expect(read()).toEqual(want);
     };
     const fromReader = () => (existsSync(readerOut) ? readFileSync(readerOut, 'utf8').split('\n').filter(Boolean) : []);
 
     await listeners.close(62);
     const down = ['RS [127.0.0.62]:tcp:8080 [10.97.1.9]:tcp:80 DOWN', 'VS [10.97.1.9]:tcp:80 DOWN'];
-    await until(drain, down, 6000);
+    await linesBecome(drain, down, 6000);
     await listeners.open(62);
     const up = ['RS [127.0.0.62]:tcp:8080 [10.97.1.9]:tcp:80 UP', 'VS [10.97.1.9]:tcp:80 UP'];
-    await until(drain, [...down, ...up], 6000);
+    await linesBecome(drain, [...down, ...up], 6000);
     // notify_fifo gets the same lines, through the reader script the daemon started.
-    await until(fromReader, [...down, ...up], 3000);
+    await linesBecome(fromReader, [...down, ...up], 3000);
 
     await d.stop();
     expect(d.child.exitCode).toBe(0);
     const stop = ['RS [127.0.0.62]:tcp:8080 [10.97.1.9]:tcp:80 DOWN', 'RS [127.0.0.63]:tcp:8080 [10.97.1.9]:tcp:80 DOWN', 'VS [10.97.1.9]:tcp:80 DOWN'];
-    await until(drain, [...down, ...up, ...stop], 2000);
+    await linesBecome(drain, [...down, ...up, ...stop], 2000);
     closeSync(fd);
     // The FIFOs ipvsd created go with it.
     expect(existsSync(lvs)).toBe(false);

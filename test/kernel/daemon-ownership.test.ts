@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
-import { cli, IpvsdProcess, sleep, tableBecomes, waitFactor } from '../lab/ipvsd-process.js';
+import { cli, IpvsdProcess, tableBecomes, until } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
 import { LoopbackListeners } from '../lab/loopback-listeners.js';
 
@@ -123,19 +123,18 @@ describe('LVS scripts', () => {
     );
     for (const n of [52, 53]) await listeners.open(n);
     const lines = () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : []);
-    const until = async (want: string, ms: number) => {
-      const deadline = performance.now() + ms * waitFactor;
-      while (!lines().includes(want) && performance.now() < deadline) await sleep(50);
+    const scriptWrote = async (want: string, ms: number) => {
+      await until(() => lines().includes(want), ms, 50);
       expect(lines()).toContain(want);
     };
     const d = start();
     await d.waitForEvent('started', 0, 20_000);
     await listeners.close(52);
-    await until('down 127.0.0.52', 6000);
+    await scriptWrote('down 127.0.0.52', 6000);
     const ran = await d.waitForEvent('notify-script', 0, 2000);
     expect(ran).toMatchObject({ script: 'notify_down', cause: 'transition', virtualServer: 'tcp 10.97.0.9:80', realServer: '127.0.0.52:8080', argv: [record, 'down', '127.0.0.52'], exitCode: 0 });
     await listeners.open(52);
-    await until('up 127.0.0.52', 6000);
+    await scriptWrote('up 127.0.0.52', 6000);
     await tableBecomes(['-A -t 10.97.0.9:80 -s rr', '-a -t 10.97.0.9:80 -r 127.0.0.52:8080 -m -w 1', '-a -t 10.97.0.9:80 -r 127.0.0.53:8080 -m -w 1', ...foreign], 3000);
     const before = lines().length;
     const ms = await d.stop();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AF_UNIX, sockaddrUnix } from '../../src/daemon/systemd.js';
 import { NativeSocket, SOCK_DGRAM } from '../../src/native/index.js';
-import { IpvsdProcess, sleep, waitFactor } from '../lab/ipvsd-process.js';
+import { IpvsdProcess, sleep, until, waitFactor } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
 
 let scratch: string;
@@ -34,10 +34,8 @@ afterAll(() => {
 });
 
 async function waitFor(text: string, timeoutMs: number): Promise<void> {
-  const started = performance.now();
-  while (!messages.some((m) => m.includes(text))) {
-    if (performance.now() - started > timeoutMs * waitFactor) throw new Error(`no "${text}" from ipvsd; got ${JSON.stringify(messages)}`);
-    await sleep(20);
+  if (!(await until(() => messages.some((m) => m.includes(text)), timeoutMs))) {
+    throw new Error(`no "${text}" from ipvsd within ${timeoutMs * waitFactor} ms; got ${JSON.stringify(messages)}`);
   }
 }
 

@@ -15,7 +15,7 @@ import { AddressEvents } from '../lab/address-events.js';
 import { HeldConnections } from '../lab/held-connections.js';
 import { connections, counters, countersListing, decreases } from '../lab/ipvs-counters.js';
 import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
-import { cli, IpvsdProcess, sleep, tableBecomes, waitFactor, type LogLine } from '../lab/ipvsd-process.js';
+import { cli, IpvsdProcess, sleep, tableBecomes, until, waitFactor, type LogLine } from '../lab/ipvsd-process.js';
 import { buildLvsNat, ClientLoop, realServerAddress, startRealServer, vip, type OutputLines } from '../lab/lvs-topology.js';
 import { assertInGuest, cleanup, run } from '../lab/netns.js';
 import { WeightWatch } from '../lab/weight-watch.js';
@@ -129,13 +129,10 @@ async function ctl(...argv: string[]): Promise<{ code: number; stdout: string; s
 }
 
 async function logLine(d: IpvsdProcess, matches: (l: LogLine) => boolean, what: string, timeoutMs: number): Promise<LogLine> {
-  const deadline = performance.now() + timeoutMs * waitFactor;
-  for (;;) {
-    const found = d.logs.find(matches);
-    if (found) return found;
-    if (performance.now() > deadline || !d.alive) throw new Error(`${what}: not within ${timeoutMs * waitFactor} ms; stderr: ${d.stderr}`);
-    await sleep(20);
-  }
+  let found: LogLine | undefined;
+  await until(() => (found = d.logs.find(matches)) !== undefined || !d.alive, timeoutMs);
+  if (found) return found;
+  throw new Error(`${what}: not within ${timeoutMs * waitFactor} ms; stderr: ${d.stderr}`);
 }
 
 /** Resolves when the instance's log says it entered MASTER, with the time of that line. */

@@ -8,17 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { savedRules } from '../lab/ipvsadm.js';
-import { IpvsdProcess, sleep, tableBecomes, waitFactor } from '../lab/ipvsd-process.js';
+import { IpvsdProcess, sleep, tableBecomes, until } from '../lab/ipvsd-process.js';
 import { assertInGuest } from '../lab/netns.js';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
 const vipOnLink = (vip = '10.98.0.100/24') => ip('-o', '-4', 'addr', 'show', 'dev', 'vr0').includes(vip);
-
-async function becomes(want: () => boolean, timeoutMs: number): Promise<boolean> {
-  const started = performance.now();
-  while (!want() && performance.now() - started < timeoutMs * waitFactor) await sleep(20);
-  return want();
-}
 
 const conf = `
 vrrp_instance VI_1 {
@@ -83,7 +77,7 @@ describe('ipvsd with a VRRP instance', () => {
     const daemon = new IpvsdProcess(['-f', file]);
     try {
       await daemon.waitForEvent('started', 0, 20_000);
-      expect(await becomes(() => vipOnLink(), 3000)).toBe(true);
+      expect(await until(() => vipOnLink(), 3000)).toBe(true);
       const transitions = () => daemon.events('vrrp-transition').length;
       const before = transitions();
 
@@ -91,7 +85,7 @@ describe('ipvsd with a VRRP instance', () => {
       let mark = daemon.logs.length;
       daemon.child.kill('SIGHUP');
       await daemon.waitForEvent('reloaded', mark, 10_000);
-      expect(await becomes(() => vipOnLink('10.98.0.101/24'), 3000)).toBe(true);
+      expect(await until(() => vipOnLink('10.98.0.101/24'), 3000)).toBe(true);
       expect(vipOnLink()).toBe(true);
       expect(transitions()).toBe(before);
 
@@ -99,7 +93,7 @@ describe('ipvsd with a VRRP instance', () => {
       mark = daemon.logs.length;
       daemon.child.kill('SIGHUP');
       await daemon.waitForEvent('reloaded', mark, 10_000);
-      expect(await becomes(() => !vipOnLink() && !vipOnLink('10.98.0.101/24'), 3000)).toBe(true);
+      expect(await until(() => !vipOnLink() && !vipOnLink('10.98.0.101/24'), 3000)).toBe(true);
       expect(daemon.alive).toBe(true);
       expect(savedRules()).toEqual(['-A -t 10.98.0.100:80 -s rr', '-a -t 10.98.0.100:80 -r 127.0.0.21:8080 -m -w 1']);
     } finally {

@@ -2,6 +2,7 @@
 // `ipvsadm -Ln --stats --exact` and the connection counts of `ipvsadm -Ln`, keyed
 // `TCP 10.99.0.100:80` for a service and `TCP 10.99.0.100:80 -> 10.99.0.11:80` for a real server.
 import { ipvsadm } from './ipvsadm.js';
+import { until } from './ipvsd-process.js';
 
 export interface Counters {
   conns: number;
@@ -46,17 +47,17 @@ export function counters(): Map<string, Counters> {
 }
 
 /**
- * `counters()` once every key of `expected` is listed, or the last read after half a second: one
- * dump in the loaded guest came back without a service's destinations while /proc/net/ip_vs,
- * sampled every 20 ms, listed them throughout.
+ * `counters()` once every key of `expected` is listed, or the last read after 250 ms times the
+ * wait factor: one dump in the loaded guest came back without a service's destinations while
+ * /proc/net/ip_vs, sampled every 20 ms, listed them throughout.
  */
 export async function countersListing(expected: Iterable<string>): Promise<Map<string, Counters>> {
   const keys = [...expected];
-  let now = counters();
-  for (let i = 0; i < 5 && keys.some((k) => !now.has(k)); i++) {
-    await new Promise((r) => setTimeout(r, 100));
+  let now = new Map<string, Counters>();
+  await until(() => {
     now = counters();
-  }
+    return keys.every((k) => now.has(k));
+  }, 250, 100);
   return now;
 }
 

@@ -16,6 +16,19 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export const waitFactor = Number(process.env.IPVSD_WAIT_FACTOR ?? 2);
 
+/**
+ * Polls `done` every `everyMs` until it holds or `timeoutMs` times the wait factor passed;
+ * resolves with its last answer. Every wait of the lab goes through here.
+ */
+export async function until(done: () => boolean, timeoutMs: number, everyMs = 20): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs * waitFactor;
+  while (!done()) {
+    if (performance.now() > deadline) return false;
+    await sleep(everyMs);
+  }
+  return true;
+}
+
 export interface LogLine {
   event?: string;
   [field: string]: unknown;
@@ -61,13 +74,10 @@ export class IpvsdProcess {
   }
 
   async waitForEvent(name: string, after: number, timeoutMs: number): Promise<LogLine> {
-    const deadline = performance.now() + timeoutMs * waitFactor;
-    for (;;) {
-      const found = this.logs.slice(after).find((l) => l.event === name);
-      if (found) return found;
-      if (performance.now() > deadline || !this.alive) throw new Error(`no ${name} event within ${timeoutMs * waitFactor} ms; stderr: ${this.stderr}; logs: ${JSON.stringify(this.logs.slice(after))}`);
-      await sleep(20);
-    }
+    let found: LogLine | undefined;
+    await until(() => (found = this.logs.slice(after).find((l) => l.event === name)) !== undefined || !this.alive, timeoutMs);
+    if (found) return found;
+    throw new Error(`no ${name} event within ${timeoutMs * waitFactor} ms; stderr: ${this.stderr}; logs: ${JSON.stringify(this.logs.slice(after))}`);
   }
 
   /** Sends SIGTERM and resolves with the milliseconds until the process exited. */
@@ -87,14 +97,10 @@ export class IpvsdProcess {
 /** Polls `ipvsadm -Sn` until it equals `want` (sorted), for `timeoutMs` times the wait factor; returns the milliseconds it took. */
 export async function tableBecomes(want: string[], timeoutMs: number): Promise<number> {
   const started = performance.now();
-  const expected = [...want].sort();
+  const expected = [...want].sort().join('\n');
   let current: string[] = [];
-  while (performance.now() - started < timeoutMs * waitFactor) {
-    current = savedRules();
-    if (current.join('\n') === expected.join('\n')) return performance.now() - started;
-    await sleep(50);
-  }
-  expect(current, `the table after ${timeoutMs * waitFactor} ms`).toEqual(expected);
+  if (await until(() => (current = savedRules()).join('\n') === expected, timeoutMs, 50)) return performance.now() - started;
+  expect(current, `the table after ${timeoutMs * waitFactor} ms`).toEqual([...want].sort());
   return timeoutMs * waitFactor;
 }
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { bridge, createNamespace, execIn, spawnIn, sysctl, vethPair } from './netns.js';
-import { waitFactor } from './ipvsd-process.js';
+import { until, waitFactor } from './ipvsd-process.js';
 
 export const vip = '10.99.0.100';
 export const clientAddress = '10.99.0.50';
@@ -50,12 +50,8 @@ export class OutputLines {
 
   /** Resolves with Date.now() once a line after `after` matches (within `timeoutMs` times the wait factor). */
   async waitFor(pattern: RegExp, after: number, timeoutMs: number): Promise<number> {
-    const deadline = performance.now() + timeoutMs * waitFactor;
-    for (;;) {
-      if (this.lines.slice(after).some((l) => pattern.test(l))) return Date.now();
-      if (performance.now() > deadline) throw new Error(`no line matching ${pattern} within ${timeoutMs * waitFactor} ms: ${JSON.stringify(this.lines.slice(after))}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    if (await until(() => this.lines.slice(after).some((l) => pattern.test(l)), timeoutMs, 10)) return Date.now();
+    throw new Error(`no line matching ${pattern} within ${timeoutMs * waitFactor} ms: ${JSON.stringify(this.lines.slice(after))}`);
   }
 }
 
@@ -129,11 +125,7 @@ export function destinations(service: string): Map<string, number> | undefined {
 
 /** Polls /proc/net/ip_vs every 20 ms until `ready` holds for the service (`timeoutMs` times the wait factor); resolves with Date.now(). */
 export async function waitForTable(service: string, ready: (dests: Map<string, number> | undefined) => boolean, timeoutMs: number, what: string): Promise<number> {
-  const deadline = performance.now() + timeoutMs * waitFactor;
-  for (;;) {
-    const dests = destinations(service);
-    if (ready(dests)) return Date.now();
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs * waitFactor} ms; table: ${JSON.stringify(dests && [...dests])}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  let dests: Map<string, number> | undefined;
+  if (await until(() => ready((dests = destinations(service))), timeoutMs)) return Date.now();
+  throw new Error(`${what}: not within ${timeoutMs * waitFactor} ms; table: ${JSON.stringify(dests && [...dests])}`);
 }
