@@ -131,7 +131,10 @@ export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
     const event = before ? state.resume(before.state.quorumUp) : state.start();
     if (event && !before) initialQuorum.push({ pool, event });
     pool.serviceKeys = virtualServerEntries(config, vs, state).map((e) => serviceKey(e.service));
-    for (const entry of entries) checkers.set(entry.id, { ...entry, pool });
+    // A literal, not a spread: each spread copy got a hidden class of its own (1.3 MB at 5000).
+    for (const e of entries) {
+      checkers.set(e.id, { id: e.id, identity: e.identity, checker: e.checker, realServer: e.realServer, state: e.state, weightAdjust: e.weightAdjust, pool });
+    }
     pools.push(pool);
     byVirtualServer.set(vs, pool);
   }

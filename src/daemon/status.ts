@@ -173,20 +173,24 @@ interface ServerLayout {
 
 const n = (v: bigint): number => Number(v);
 
+function rates(s: Stats): KernelCounters['rates'] {
+  return { connections: n(s.connectionRate), inPackets: n(s.inPacketRate), outPackets: n(s.outPacketRate), inBytes: n(s.inByteRate), outBytes: n(s.outByteRate) };
+}
+
 function counters(s: Stats): KernelCounters {
+  return { connections: n(s.connections), inPackets: n(s.inPackets), outPackets: n(s.outPackets), inBytes: n(s.inBytes), outBytes: n(s.outBytes), rates: rates(s) };
+}
+
+// Written out, not spread from counters(): each spread copy got a hidden class of its own (1.3 MB at 5000 destinations).
+function destinationCounters(d: DestinationState): DestinationCounters {
+  const s = d.stats;
   return {
     connections: n(s.connections),
     inPackets: n(s.inPackets),
     outPackets: n(s.outPackets),
     inBytes: n(s.inBytes),
     outBytes: n(s.outBytes),
-    rates: { connections: n(s.connectionRate), inPackets: n(s.inPacketRate), outPackets: n(s.outPacketRate), inBytes: n(s.inByteRate), outBytes: n(s.outByteRate) },
-  };
-}
-
-function destinationCounters(d: DestinationState): DestinationCounters {
-  return {
-    ...counters(d.stats),
+    rates: rates(s),
     activeConnections: d.activeConnections,
     inactiveConnections: d.inactiveConnections,
     weight: d.weight,

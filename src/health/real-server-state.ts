@@ -56,8 +56,12 @@ export class RealServerState implements PoolMember {
   readonly port: number;
   readonly configuredWeight: number;
   readonly inhibit: boolean;
-  readonly #checkerUp = new Map<string, boolean>();
-  readonly #adjust = new Map<string, number>();
+  // Arrays by checker, not Maps: a server has one to a few checkers, and at 5000 servers two Maps
+  // each were 4 MB of hash tables.
+  readonly #checkerIds: string[] = [];
+  readonly #checkerUp: boolean[] = [];
+  /** Dynamic weight adjustments by checker, made at the first one. */
+  #adjust: number[] | undefined;
   #failed = 0;
   /** The effective weight, recomputed when an adjustment changes (read on every quorum check). */
   #weight: number;
@@ -72,10 +76,17 @@ export class RealServerState implements PoolMember {
     this.#weight = settings.weight;
     this.inhibit = settings.inhibitOnFailure;
     for (const c of settings.checkers) {
-      if (this.#checkerUp.has(c.id)) throw new HealthSettingsError(`checker ${c.id} listed twice`);
-      this.#checkerUp.set(c.id, c.up);
+      if (this.#checkerIds.includes(c.id)) throw new HealthSettingsError(`checker ${c.id} listed twice`);
+      this.#checkerIds.push(c.id);
+      this.#checkerUp.push(c.up);
       if (!c.up) this.#failed++;
     }
+  }
+
+  #indexOf(id: string): number {
+    const i = this.#checkerIds.indexOf(id);
+    if (i < 0) throw new HealthSettingsError(`checker ${id} does not belong to ${this.address}:${this.port}`);
+    return i;
   }
 
   get alive(): boolean {
@@ -88,16 +99,16 @@ export class RealServerState implements PoolMember {
 
   /** Checkers that are down now, in configuration order. */
   failedCheckers(): string[] {
-    return [...this.#checkerUp].filter(([, up]) => !up).map(([id]) => id);
+    return this.#checkerIds.filter((_, i) => !this.#checkerUp[i]);
   }
 
   /** Applies a checker's step; returns an event when the server's liveness changed. */
   applyChecker(id: string, step: Pick<CheckerStep, 'up' | 'firstRun' | 'reason'>): RealServerEvent | undefined {
-    const was = this.#checkerUp.get(id);
-    if (was === undefined) throw new HealthSettingsError(`checker ${id} does not belong to ${this.address}:${this.port}`);
+    const i = this.#indexOf(id);
+    const was = this.#checkerUp[i]!;
     const wasAlive = this.alive;
     if (was !== step.up) {
-      this.#checkerUp.set(id, step.up);
+      this.#checkerUp[i] = step.up;
       this.#failed += step.up ? -1 : 1;
     }
     const event = (kind: 'up' | 'down', initial: boolean): RealServerEvent => ({
@@ -116,12 +127,13 @@ export class RealServerState implements PoolMember {
 
   /** Records a checker's dynamic weight adjustment; true when the effective weight changed. */
   setWeightAdjust(id: string, adjust: number): boolean {
-    if (!this.#checkerUp.has(id)) throw new HealthSettingsError(`checker ${id} does not belong to ${this.address}:${this.port}`);
+    const i = this.#indexOf(id);
     if (!Number.isFinite(adjust)) throw new HealthSettingsError(`weight adjustment must be finite, got ${adjust}`);
     const before = this.#weight;
-    this.#adjust.set(id, adjust);
+    this.#adjust ??= this.#checkerIds.map(() => 0);
+    this.#adjust[i] = adjust;
     let sum = this.configuredWeight;
-    for (const a of this.#adjust.values()) sum += a;
+    for (const a of this.#adjust) sum += a;
     this.#weight = clampWeight(sum);
     return this.#weight !== before;
   }

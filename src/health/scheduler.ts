@@ -1,5 +1,5 @@
 import type { CheckerState, CheckerStep } from './checker-state.js';
-import { DueQueue } from './due-queue.js';
+import { DueQueue, type DueEntry } from './due-queue.js';
 import { SchedulerError } from './errors.js';
 import type { ProbeResult } from './probe.js';
 
@@ -72,8 +72,8 @@ interface Scheduled {
   dueAt: number | undefined;
   /** The nominal time of the pending run, from which lateness is measured. */
   slotAt: number;
-  /** Invalidates queue entries left behind by a re-schedule. */
-  token: number;
+  /** Its one place in the queue, moved at each re-schedule. */
+  due: DueEntry<Scheduled | Flight>;
 }
 
 interface Waiter {
@@ -87,9 +87,13 @@ interface Flight {
   waiters: Waiter[];
   startedAt: number | undefined;
   settled: boolean;
+  /** Fails the probe at deadline + grace if it has not settled; taken out when it settles. */
+  guard: DueEntry<Scheduled | Flight> | undefined;
 }
 
-type Entry = { checker: Scheduled; token: number } | { flight: Flight };
+function isFlight(item: Scheduled | Flight): item is Flight {
+  return 'waiters' in item;
+}
 
 const runDirectly: Limiter = (fn) => fn();
 
@@ -122,7 +126,7 @@ export class Scheduler {
   readonly #onNextDue: ((at: number | undefined) => void) | undefined;
   readonly #onError: (err: unknown) => void;
   readonly #tickBudget: number;
-  readonly #queue = new DueQueue<Entry>();
+  readonly #queue = new DueQueue<Scheduled | Flight>();
   readonly #checkers = new Map<string, Scheduled>();
   readonly #byKey = new Map<string, Set<Scheduled>>();
   readonly #flights = new Map<string, Flight>();
@@ -160,7 +164,9 @@ export class Scheduler {
   /** Registers a checker and returns when it first runs. */
   add(id: string, probeKey: string, state: CheckerState, options: { suspended?: boolean } = {}): number {
     if (this.#checkers.has(id)) throw new SchedulerError('EDUPCHECKER', `checker ${id} is already scheduled`);
-    const c: Scheduled = { id, probeKey, state, suspended: options.suspended ?? false, dueAt: undefined, slotAt: 0, token: 0 };
+    // The queue entry points back at its checker, so it is made second.
+    const c = { id, probeKey, state, suspended: options.suspended ?? false, dueAt: undefined, slotAt: 0 } as Scheduled;
+    c.due = this.#queue.entry(c);
     let peers = this.#byKey.get(probeKey);
     if (peers === undefined) this.#byKey.set(probeKey, (peers = new Set()));
     let due: number | undefined;
@@ -180,7 +186,7 @@ export class Scheduler {
     const peers = this.#byKey.get(c.probeKey)!;
     peers.delete(c);
     if (peers.size === 0) this.#byKey.delete(c.probeKey);
-    c.token++;
+    this.#queue.remove(c.due);
   }
 
   /** ha_suspend: a suspended checker keeps rescheduling every delay_loop without probing. */
@@ -211,13 +217,11 @@ export class Scheduler {
     for (let handled = 0; handled < this.#tickBudget; handled++) {
       const e = this.#queue.popDue(now);
       if (e === undefined) break;
-      const entry = e.value;
-      if ('flight' in entry) {
-        this.#abandon(entry.flight);
+      const c = e.value;
+      if (isFlight(c)) {
+        this.#abandon(c);
         continue;
       }
-      const c = entry.checker;
-      if (c.token !== entry.token || this.#checkers.get(c.id) !== c) continue;
       c.dueAt = undefined;
       if (c.suspended) {
         this.#schedule(c, c.state.idle(now));
@@ -228,7 +232,7 @@ export class Scheduler {
         running.waiters.push({ checker: c, dueAt: c.slotAt });
         continue;
       }
-      const flight: Flight = { key: c.probeKey, dueAt: c.slotAt, waiters: [{ checker: c, dueAt: c.slotAt }], startedAt: undefined, settled: false };
+      const flight: Flight = { key: c.probeKey, dueAt: c.slotAt, waiters: [{ checker: c, dueAt: c.slotAt }], startedAt: undefined, settled: false, guard: undefined };
       this.#flights.set(flight.key, flight);
       void this.#limit(() => this.#fly(flight)).catch((err: unknown) => this.#settle(flight, failure(err, 0)));
     }
@@ -248,7 +252,7 @@ export class Scheduler {
     let timeout = 0;
     for (const w of flight.waiters) timeout = Math.max(timeout, w.checker.state.settings.connectTimeoutMs);
     const deadline = startedAt + timeout;
-    this.#queue.push(deadline + this.#deadlineGraceMs, { flight });
+    flight.guard = this.#queue.push(deadline + this.#deadlineGraceMs, flight);
     this.#reportNextDue();
     let probe: ProbeResult;
     try {
@@ -269,6 +273,7 @@ export class Scheduler {
   #settle(flight: Flight, probe: ProbeResult): void {
     if (flight.settled) return;
     flight.settled = true;
+    if (flight.guard !== undefined) this.#queue.remove(flight.guard);
     if (this.#flights.get(flight.key) === flight) this.#flights.delete(flight.key);
     const finishedAt = this.#clock.now();
     const startedAt = flight.startedAt ?? finishedAt;
@@ -294,10 +299,9 @@ export class Scheduler {
   }
 
   #schedule(c: Scheduled, at: number, slotAt: number = at): void {
-    c.token++;
     c.dueAt = at;
     c.slotAt = slotAt;
-    this.#queue.push(at, { checker: c, token: c.token });
+    this.#queue.set(c.due, at);
   }
 
   #take(id: string): Scheduled {

@@ -40,4 +40,51 @@ describe('DueQueue', () => {
     expect(drains.flat()).toHaveLength(1000);
     expect(q.size).toBe(0);
   });
+
+  it('moves and removes an entry it keeps, leaving the order of the rest', () => {
+    const q = new DueQueue<string>();
+    const a = q.push(10, 'a');
+    const b = q.push(20, 'b');
+    const c = q.push(30, 'c');
+    q.set(a, 25);
+    expect(q.size).toBe(3);
+    q.remove(b);
+    q.remove(b);
+    expect(q.size).toBe(2);
+    const d = q.entry('d');
+    expect(d.index).toBe(-1);
+    q.set(d, 25);
+    q.set(c, 5);
+    const out: string[] = [];
+    for (let e = q.popDue(Infinity); e !== undefined; e = q.popDue(Infinity)) {
+      expect(e.index).toBe(-1);
+      out.push(`${e.value}@${e.at}`);
+    }
+    // a moved to 25 before d was queued at 25, so a leaves first
+    expect(out).toEqual(['c@5', 'a@25', 'd@25']);
+    q.set(a, 1);
+    expect(q.peekAt()).toBe(1);
+  });
+
+  it('keeps the heap ordered under random moves and removals', () => {
+    const q = new DueQueue<number>();
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const entries = Array.from({ length: 200 }, (_, i) => q.push(rand(1000), i));
+    const removed = new Set<number>();
+    for (let k = 0; k < 2000; k++) {
+      const e = entries[rand(entries.length)]!;
+      if (rand(4) === 0) {
+        q.remove(e);
+        removed.add(e.value);
+      } else {
+        q.set(e, rand(1000));
+        removed.delete(e.value);
+      }
+    }
+    const out: number[] = [];
+    for (let e = q.popDue(Infinity); e !== undefined; e = q.popDue(Infinity)) out.push(e.at);
+    expect(out).toHaveLength(200 - removed.size);
+    for (let i = 1; i < out.length; i++) expect(out[i]!).toBeGreaterThanOrEqual(out[i - 1]!);
+  });
 });
