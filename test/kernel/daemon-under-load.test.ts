@@ -144,17 +144,14 @@ async function master(d: IpvsdProcess, timeoutMs: number): Promise<number> {
 async function checked(servers: readonly number[], rounds = 2): Promise<void> {
   const marks = new Map(servers.map((n) => [n, realServers.get(n)!.lines.length]));
   const count = (n: number) => realServers.get(n)!.lines.slice(marks.get(n)).filter((l) => l.startsWith('health ')).length;
-  const deadline = performance.now() + 10_000;
-  while (servers.some((n) => count(n) < rounds)) {
-    if (performance.now() > deadline) throw new Error(`checks did not reach every real server: ${servers.map((n) => `rs${n} ${count(n)}`).join(', ')}`);
-    await sleep(50);
+  if (!(await until(() => servers.every((n) => count(n) >= rounds), 10_000, 50))) {
+    throw new Error(`checks did not reach every real server: ${servers.map((n) => `rs${n} ${count(n)}`).join(', ')}`);
   }
 }
 
 /** Waits (up to 1 s) for the VIP that MASTER adds right after its log line. */
 async function vipHeld(): Promise<void> {
-  const deadline = performance.now() + 1000;
-  while (vipLines().length === 0 && performance.now() < deadline) await sleep(20);
+  await until(() => vipLines().length > 0, 1000);
 }
 
 const vipLines = () => run(['ip', '-o', '-4', 'addr', 'show', 'dev', 'lvs0']).split('\n').filter((l) => l.includes(` ${vip}/`));
@@ -236,8 +233,7 @@ describe('ipvsd under client load', () => {
     await tableBecomes(plan(after), 2000);
     // Checks go on under the new configuration, for the servers kept and the one added.
     await checked([1, 2, 4]);
-    const deadline = performance.now() + 2 * estimatorTickMs;
-    while (counters().get(tcp)!.conns === was.get(tcp)!.conns && performance.now() < deadline) await sleep(100);
+    await until(() => counters().get(tcp)!.conns !== was.get(tcp)!.conns, 2 * estimatorTickMs, 100);
     const now = await countersListing(staying);
     expect(decreases(was, now, staying)).toEqual([]);
     expect(now.get(tcp)!.conns, 'the service counts on').toBeGreaterThan(was.get(tcp)!.conns);
@@ -278,8 +274,7 @@ describe('ipvsd under client load', () => {
       const answer = await held.release(3000);
       expect(answer.status).toBe('200');
       if (answer.body.startsWith(`${realServerAddress(1)} `)) left--;
-      const deadline = performance.now() + 2000;
-      while (connections().get(dest(1))!.active !== left && performance.now() < deadline) await sleep(50);
+      await until(() => connections().get(dest(1))!.active === left, 2000, 50);
       seen.push(connections().get(dest(1))!.active);
     }
     expect(left).toBe(0);
@@ -293,8 +288,7 @@ describe('ipvsd under client load', () => {
     // New connections show at once in the connection counts (ended ones stay inactive for a while).
     const open = (c = connections().get(dest(1))!) => c.active + c.inactive;
     const openAtEnable = open();
-    const deadline = performance.now() + 2000;
-    while (open() <= openAtEnable && performance.now() < deadline) await sleep(50);
+    await until(() => open() > openAtEnable, 2000, 50);
     const backMs = Date.now() - enabledAt;
     expect(open(), 'rs1 gets new connections again').toBeGreaterThan(openAtEnable);
     // Sampled every 20 ms: 0 for the whole drain, no flip in between, and nothing else moved.

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
-import { IpvsdProcess, sleep } from '../lab/ipvsd-process.js';
+import { IpvsdProcess, sleep, until } from '../lab/ipvsd-process.js';
 import {
   buildLvsNat, ClientLoop, destinations, realServerAddress, startRealServer, vip, waitForTable, type OutputLines,
 } from '../lab/lvs-topology.js';
@@ -135,11 +135,9 @@ async function event(label: string, n: number, inject: () => Promise<number>, he
  */
 async function settle(): Promise<void> {
   const marks = new Map(servers.map((n) => [n, realServers.get(n)!.output.lines.length]));
-  const deadline = performance.now() + 10_000;
   const checked = (n: number) => realServers.get(n)!.output.lines.slice(marks.get(n)).filter((l) => l.startsWith('health ')).length;
-  while (servers.some((n) => checked(n) < 2)) {
-    if (performance.now() > deadline) throw new Error(`checks did not reach every real server: ${servers.map((n) => `rs${n} ${checked(n)}`).join(', ')}`);
-    await sleep(50);
+  if (!(await until(() => servers.every((n) => checked(n) >= 2), 10_000, 50))) {
+    throw new Error(`checks did not reach every real server: ${servers.map((n) => `rs${n} ${checked(n)}`).join(', ')}`);
   }
   await waitForTable(service, all, 3000, 'settled');
   // A real server that went down before any event is reported, not hidden.
