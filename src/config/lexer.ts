@@ -5,7 +5,7 @@ import type { SourcePosition, Token } from './ast.js';
 
 /** A run of characters written contiguously at one place. */
 export interface Piece {
-  /** Offset of the run's first character in the SourceText. */
+  /** Offset of the run's first character in the text the piece table was made for. */
   start: number;
   file: string;
   line: number;
@@ -14,65 +14,82 @@ export interface Piece {
   fixed: boolean;
 }
 
+/**
+ * A slice shares its parent's piece table and keeps where it begins in it: reading a
+ * 5000-server file slices every line several times, and copying the table at each slice was
+ * a tenth of what the read allocated.
+ */
 export class SourceText {
   private constructor(
     readonly text: string,
     private readonly pieces: readonly Piece[],
+    /** Where this text's first character is in the pieces' coordinates. */
+    private readonly offset: number,
+    /** The piece holding the first character (kept even by an empty slice, so it has a position). */
+    private readonly first: number,
+    /** Later pieces starting here or after belong to the text this was sliced from (Infinity: not a slice). */
+    private readonly limit: number,
   ) {}
 
   /** `pieces` must start at offset 0 and be sorted by `start`. */
   static fromPieces(text: string, pieces: readonly Piece[]): SourceText {
-    return new SourceText(text, pieces);
+    return new SourceText(text, pieces, 0, 0, Infinity);
   }
 
   static at(text: string, pos: SourcePosition, fixed = false): SourceText {
-    return new SourceText(text, [{ start: 0, file: pos.file, line: pos.line, column: pos.column, fixed }]);
+    return new SourceText(text, [{ start: 0, file: pos.file, line: pos.line, column: pos.column, fixed }], 0, 0, Infinity);
   }
 
   get length(): number {
     return this.text.length;
   }
 
-  posAt(index: number): SourcePosition {
+  /** The index of this text's last piece starting at or before `at` (in the pieces' coordinates). */
+  #pieceAt(at: number): number {
     const pieces = this.pieces;
-    let lo = 0;
+    let lo = this.first;
     let hi = pieces.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (pieces[mid]!.start <= index) lo = mid;
+      const start = pieces[mid]!.start;
+      if (start <= at && start < this.limit) lo = mid;
       else hi = mid - 1;
     }
-    const p = pieces[lo]!;
-    return { file: p.file, line: p.line, column: p.fixed ? p.column : p.column + (index - p.start) };
+    return lo;
+  }
+
+  posAt(index: number): SourcePosition {
+    const at = this.offset + index;
+    const p = this.pieces[this.#pieceAt(at)]!;
+    return { file: p.file, line: p.line, column: p.fixed ? p.column : p.column + (at - p.start) };
   }
 
   slice(from: number, to: number = this.text.length): SourceText {
     if (from <= 0 && to >= this.text.length) return this;
-    const all = this.pieces;
-    // The piece holding `from` (or the last one, so that even an empty slice keeps a position).
-    let first = 0;
-    while (first + 1 < all.length && all[first + 1]!.start <= from) first++;
-    const pieces: Piece[] = [];
-    for (let i = first; i < all.length; i++) {
-      const p = all[i]!;
-      if (i > first && p.start >= to) break;
-      const start = p.start - from;
-      pieces.push(
+    const at = this.offset + from;
+    return new SourceText(this.text.slice(from, to), this.pieces, at, this.#pieceAt(at), Math.min(this.limit, this.offset + to));
+  }
+
+  /** This text's pieces in its own coordinates, moved by `shift`. */
+  #ownPieces(shift: number): Piece[] {
+    const own: Piece[] = [];
+    for (let i = this.first; i < this.pieces.length; i++) {
+      const p = this.pieces[i]!;
+      if (i > this.first && p.start >= this.limit) break;
+      const start = p.start - this.offset;
+      own.push(
         start >= 0
-          ? { start, file: p.file, line: p.line, column: p.column, fixed: p.fixed }
-          : { start: 0, file: p.file, line: p.line, column: p.fixed ? p.column : p.column - start, fixed: p.fixed },
+          ? { start: start + shift, file: p.file, line: p.line, column: p.column, fixed: p.fixed }
+          : { start: shift, file: p.file, line: p.line, column: p.fixed ? p.column : p.column - start, fixed: p.fixed },
       );
     }
-    return new SourceText(this.text.slice(from, to), pieces);
+    return own;
   }
 
   concat(other: SourceText): SourceText {
     if (other.length === 0) return this;
     if (this.length === 0) return other;
-    const shift = this.text.length;
-    const pieces = this.pieces.slice();
-    for (const p of other.pieces) pieces.push({ start: p.start + shift, file: p.file, line: p.line, column: p.column, fixed: p.fixed });
-    return new SourceText(this.text + other.text, pieces);
+    return new SourceText(this.text + other.text, [...this.#ownPieces(0), ...other.#ownPieces(this.text.length)], 0, 0, Infinity);
   }
 
   splice(from: number, to: number, value: SourceText): SourceText {
