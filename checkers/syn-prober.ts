@@ -100,13 +100,14 @@ const OPEN: SynOutcome = { kind: 'open' };
 const REFUSED: SynOutcome = { kind: 'refused' };
 const TOO_LATE: SynOutcome = { kind: 'late' };
 
-/** Where to look for ports the kernel never hands out itself: above, then below, ip_local_port_range. */
-export function portCandidates(range: string): number[] {
+/**
+ * Where to look for ports the kernel never hands out itself: above, then below,
+ * ip_local_port_range. Lazily: a prober takes a few hundred of some 30,000.
+ */
+export function* portCandidates(range: string): Generator<number> {
   const [low, high] = range.trim().split(/\s+/).map(Number) as [number, number];
-  const candidates: number[] = [];
-  for (let port = high + 1; port <= 65535; port++) candidates.push(port);
-  for (let port = low - 1; port >= 1024; port--) candidates.push(port);
-  return candidates;
+  for (let port = high + 1; port <= 65535; port++) yield port;
+  for (let port = low - 1; port >= 1024; port--) yield port;
 }
 
 function addressBytes(sockaddr: Buffer): Buffer {
