@@ -56,8 +56,8 @@ export class RealServerState implements PoolMember {
   readonly port: number;
   readonly configuredWeight: number;
   readonly inhibit: boolean;
-  // Arrays by checker, not Maps: a server has one to a few checkers, and at 5000 servers two Maps
-  // each were 4 MB of hash tables.
+  // Arrays by checker, not Maps: a server has one to a few checkers, and two Maps per server came
+  // to 4 MB of hash tables at 5000 servers.
   readonly #checkerIds: string[] = [];
   readonly #checkerUp: boolean[] = [];
   /** Dynamic weight adjustments by checker, made at the first one. */
