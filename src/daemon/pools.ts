@@ -24,8 +24,6 @@ export interface Pool {
 export interface CheckerEntry {
   /** Unique in one configuration; what RealServerState and the scheduler know the checker by. */
   id: string;
-  /** Same real server and same spec (timing aside): a reload carries the state over. */
-  identity: string;
   checker: Checker;
   realServer: RealServer;
   pool: Pool;
@@ -82,10 +80,44 @@ function specOf(checker: Checker): string {
   return JSON.stringify(checker, (key, value: unknown) => (scheduleFields.has(key) ? undefined : value));
 }
 
+function checkerId(poolName: string, rs: RealServer, checker: Checker): string {
+  const sameType = rs.checkers.filter((c) => c.type === checker.type);
+  return `${poolName} ${realServerName(rs)} ${checker.type}${sameType.length > 1 ? `#${sameType.indexOf(checker) + 1}` : ''}`;
+}
+
+/**
+ * What a reload carries a checker's state over by, for each checker of `rs`: the same real
+ * server and the same spec (timing aside), numbered among identical ones. Made only for a
+ * reload, not kept: at 5000 servers they held 2.6 MB of strings.
+ */
+function identities(poolName: string, rs: RealServer): string[] {
+  const seen = new Map<string, number>();
+  return rs.checkers.map((checker) => {
+    const spec = specOf(checker);
+    const n = (seen.get(spec) ?? 0) + 1;
+    seen.set(spec, n);
+    return `${poolName}|${realServerName(rs)}|${spec}|${n}`;
+  });
+}
+
+/** The entries of `pools` by identity. */
+function entriesByIdentity(pools: Pools): Map<string, CheckerEntry> {
+  const byIdentity = new Map<string, CheckerEntry>();
+  for (const pool of pools.pools) {
+    for (const rs of pool.virtualServer.realServers) {
+      const ids = identities(pool.name, rs);
+      rs.checkers.forEach((checker, i) => {
+        const entry = pools.checkers.get(checkerId(pool.name, rs, checker));
+        if (entry !== undefined) byIdentity.set(ids[i]!, entry);
+      });
+    }
+  }
+  return byIdentity;
+}
+
 /** Builds the health state of a configuration; `previous` gives checker state to carry over. */
 export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
-  const carried = new Map<string, CheckerEntry>();
-  for (const c of previous?.checkers.values() ?? []) carried.set(c.identity, c);
+  const carried = previous === undefined ? undefined : entriesByIdentity(previous);
   const previousPools = new Map((previous?.pools ?? []).map((p) => [p.name, p]));
 
   const pools: Pool[] = [];
@@ -97,24 +129,20 @@ export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
     const servers = new Map<RealServer, RealServerState>();
     const entries: Array<Omit<CheckerEntry, 'pool'>> = [];
     for (const rs of vs.realServers) {
-      const seen = new Map<string, number>();
+      // On a reload, each checker's entry in the previous pools with the same identity.
+      const previousEntries = carried && identities(name, rs).map((identity) => carried.get(identity));
       const ids: Array<{ id: string; up: boolean }> = [];
       const adjusts: Array<[string, number]> = [];
-      for (const checker of rs.checkers) {
-        const spec = specOf(checker);
-        const n = (seen.get(spec) ?? 0) + 1;
-        seen.set(spec, n);
-        const sameType = rs.checkers.filter((c) => c.type === checker.type);
-        const id = `${name} ${realServerName(rs)} ${checker.type}${sameType.length > 1 ? `#${sameType.indexOf(checker) + 1}` : ''}`;
-        const identity = `${name}|${realServerName(rs)}|${spec}|${n}`;
+      for (const [i, checker] of rs.checkers.entries()) {
+        const id = checkerId(name, rs, checker);
         const state = new CheckerState(checkerSettings(checker, vs));
-        const old = carried.get(identity);
+        const old = previousEntries?.[i];
         if (old) state.adopt(old.state);
         // An adjustment is relative to the configured weight (misc_dynamic's is status - 2 - weight): valid only while that is unchanged.
         const weightAdjust = old?.realServer.weight === rs.weight ? old.weightAdjust : undefined;
         if (weightAdjust !== undefined) adjusts.push([id, weightAdjust]);
         ids.push({ id, up: state.up });
-        entries.push({ id, identity, checker, realServer: rs, state, weightAdjust });
+        entries.push({ id, checker, realServer: rs, state, weightAdjust });
       }
       const server = new RealServerState({ address: rs.address, port: rs.port, weight: rs.weight, inhibitOnFailure: rs.inhibitOnFailure, checkers: ids });
       for (const [id, adjust] of adjusts) server.setWeightAdjust(id, adjust);
@@ -133,7 +161,7 @@ export function buildPools(config: KeepalivedConfig, previous?: Pools): Pools {
     pool.serviceKeys = virtualServerEntries(config, vs, state).map((e) => serviceKey(e.service));
     // A literal, not a spread: each spread copy got a hidden class of its own (1.3 MB at 5000).
     for (const e of entries) {
-      checkers.set(e.id, { id: e.id, identity: e.identity, checker: e.checker, realServer: e.realServer, state: e.state, weightAdjust: e.weightAdjust, pool });
+      checkers.set(e.id, { id: e.id, checker: e.checker, realServer: e.realServer, state: e.state, weightAdjust: e.weightAdjust, pool });
     }
     pools.push(pool);
     byVirtualServer.set(vs, pool);
