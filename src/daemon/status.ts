@@ -185,28 +185,21 @@ interface ServerLayout {
 
 const n = (v: bigint): number => Number(v);
 
-function rates(s: Stats): KernelCounters['rates'] {
-  return { connections: n(s.connectionRate), inPackets: n(s.inPacketRate), outPackets: n(s.outPacketRate), inBytes: n(s.inByteRate), outBytes: n(s.outByteRate) };
-}
-
 function counters(s: Stats): KernelCounters {
-  return { connections: n(s.connections), inPackets: n(s.inPackets), outPackets: n(s.outPackets), inBytes: n(s.inBytes), outBytes: n(s.outBytes), rates: rates(s) };
-}
-
-// Written out, not spread from counters(): each spread copy got a hidden class of its own (1.3 MB at 5000 destinations).
-function destinationCounters(d: DestinationState): DestinationCounters {
-  const s = d.stats;
   return {
     connections: n(s.connections),
     inPackets: n(s.inPackets),
     outPackets: n(s.outPackets),
     inBytes: n(s.inBytes),
     outBytes: n(s.outBytes),
-    rates: rates(s),
-    activeConnections: d.activeConnections,
-    inactiveConnections: d.inactiveConnections,
-    weight: d.weight,
+    rates: { connections: n(s.connectionRate), inPackets: n(s.inPacketRate), outPackets: n(s.outPacketRate), inBytes: n(s.inByteRate), outBytes: n(s.outByteRate) },
   };
+}
+
+// Object.assign, not a spread of counters(): each spread copy got a hidden class of its own once
+// optimized (1.3 MB at 5000 destinations); added properties share one transition.
+function destinationCounters(d: DestinationState): DestinationCounters {
+  return Object.assign(counters(d.stats), { activeConnections: d.activeConnections, inactiveConnections: d.inactiveConnections, weight: d.weight });
 }
 
 const counterNames = ['connections', 'inPackets', 'outPackets', 'inBytes', 'outBytes'] as const;

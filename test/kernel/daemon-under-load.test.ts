@@ -15,8 +15,8 @@ import { AddressEvents } from '../lab/address-events.js';
 import { HeldConnections } from '../lab/held-connections.js';
 import { connections, counters, countersListing, decreases } from '../lab/ipvs-counters.js';
 import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
-import { cli, IpvsdProcess, sleep, tableBecomes, until, waitFactor, type LogLine } from '../lab/ipvsd-process.js';
-import { buildLvsNat, ClientLoop, realServerAddress, startRealServer, vip, type OutputLines } from '../lab/lvs-topology.js';
+import { cli, IpvsdProcess, sleep, tableBecomes, until, type LogLine } from '../lab/ipvsd-process.js';
+import { buildLvsNat, ClientLoop, healthChecksReach, realServerAddress, startRealServer, vip, type OutputLines } from '../lab/lvs-topology.js';
 import { assertInGuest, cleanup, run } from '../lab/netns.js';
 import { WeightWatch } from '../lab/weight-watch.js';
 
@@ -128,25 +128,14 @@ async function ctl(...argv: string[]): Promise<{ code: number; stdout: string; s
   return { code, stdout, stderr };
 }
 
-async function logLine(d: IpvsdProcess, matches: (l: LogLine) => boolean, what: string, timeoutMs: number): Promise<LogLine> {
-  let found: LogLine | undefined;
-  await until(() => (found = d.logs.find(matches)) !== undefined || !d.alive, timeoutMs);
-  if (found) return found;
-  throw new Error(`${what}: not within ${timeoutMs * waitFactor} ms; stderr: ${d.stderr}`);
-}
-
 /** Resolves when the instance's log says it entered MASTER, with the time of that line. */
 async function master(d: IpvsdProcess, timeoutMs: number): Promise<number> {
-  return at(await logLine(d, (l) => l.instance === 'VI_1' && l.to === 'master', 'VI_1 MASTER', timeoutMs));
+  return at(await d.waitForLog((l) => l.instance === 'VI_1' && l.to === 'master', 0, timeoutMs, 'VI_1 MASTER'));
 }
 
 /** Waits until every listed real server answered `rounds` more health checks. */
-async function checked(servers: readonly number[], rounds = 2): Promise<void> {
-  const marks = new Map(servers.map((n) => [n, realServers.get(n)!.lines.length]));
-  const count = (n: number) => realServers.get(n)!.lines.slice(marks.get(n)).filter((l) => l.startsWith('health ')).length;
-  if (!(await until(() => servers.every((n) => count(n) >= rounds), 10_000, 50))) {
-    throw new Error(`checks did not reach every real server: ${servers.map((n) => `rs${n} ${count(n)}`).join(', ')}`);
-  }
+function checked(servers: readonly number[], rounds = 2): Promise<void> {
+  return healthChecksReach(servers, (n) => realServers.get(n)!, rounds);
 }
 
 /** Waits (up to 1 s) for the VIP that MASTER adds right after its log line. */

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsadm, savedRules } from '../lab/ipvsadm.js';
-import { IpvsdProcess, sleep, until } from '../lab/ipvsd-process.js';
+import { IpvsdProcess, sleep } from '../lab/ipvsd-process.js';
 import {
-  buildLvsNat, ClientLoop, destinations, realServerAddress, startRealServer, vip, waitForTable, type OutputLines,
+  buildLvsNat, ClientLoop, destinations, healthChecksReach, realServerAddress, startRealServer, vip, waitForTable, type OutputLines,
 } from '../lab/lvs-topology.js';
 import { assertInGuest, cleanup, execIn } from '../lab/netns.js';
 
@@ -134,11 +134,7 @@ async function event(label: string, n: number, inject: () => Promise<number>, he
  * failure (keepalived's exhausted retry counter), which would cut the retries of an event short.
  */
 async function settle(): Promise<void> {
-  const marks = new Map(servers.map((n) => [n, realServers.get(n)!.output.lines.length]));
-  const checked = (n: number) => realServers.get(n)!.output.lines.slice(marks.get(n)).filter((l) => l.startsWith('health ')).length;
-  if (!(await until(() => servers.every((n) => checked(n) >= 2), 10_000, 50))) {
-    throw new Error(`checks did not reach every real server: ${servers.map((n) => `rs${n} ${checked(n)}`).join(', ')}`);
-  }
+  await healthChecksReach(servers, (n) => realServers.get(n)!.output, 2);
   await waitForTable(service, all, 3000, 'settled');
   // A real server that went down before any event is reported, not hidden.
   const early = daemon!.events('real-server-down');

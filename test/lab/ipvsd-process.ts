@@ -74,10 +74,15 @@ export class IpvsdProcess {
   }
 
   async waitForEvent(name: string, after: number, timeoutMs: number): Promise<LogLine> {
+    return this.waitForLog((l) => l.event === name, after, timeoutMs, `${name} event`);
+  }
+
+  /** The first log line after `after` that `matches`; throws (naming `what`) if none comes or the daemon exits. */
+  async waitForLog(matches: (l: LogLine) => boolean, after: number, timeoutMs: number, what: string): Promise<LogLine> {
     let found: LogLine | undefined;
-    await until(() => (found = this.logs.slice(after).find((l) => l.event === name)) !== undefined || !this.alive, timeoutMs);
+    await until(() => (found = this.logs.slice(after).find(matches)) !== undefined || !this.alive, timeoutMs);
     if (found) return found;
-    throw new Error(`no ${name} event within ${timeoutMs * waitFactor} ms; stderr: ${this.stderr}; logs: ${JSON.stringify(this.logs.slice(after))}`);
+    throw new Error(`no ${what} within ${timeoutMs * waitFactor} ms; stderr: ${this.stderr}; logs: ${JSON.stringify(this.logs.slice(after))}`);
   }
 
   /** Sends SIGTERM and resolves with the milliseconds until the process exited. */

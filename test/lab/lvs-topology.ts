@@ -55,6 +55,15 @@ export class OutputLines {
   }
 }
 
+/** Waits until each of `servers` answered `rounds` more health checks (its `health ...` lines). */
+export async function healthChecksReach(servers: readonly number[], outputOf: (n: number) => OutputLines, rounds: number): Promise<void> {
+  const marks = new Map(servers.map((n) => [n, outputOf(n).lines.length]));
+  const count = (n: number) => outputOf(n).lines.slice(marks.get(n)).filter((l) => l.startsWith('health ')).length;
+  if (!(await until(() => servers.every((n) => count(n) >= rounds), 10_000, 50))) {
+    throw new Error(`checks did not reach every real server: ${servers.map((n) => `rs${n} ${count(n)}`).join(', ')}`);
+  }
+}
+
 /** Starts real server n's HTTP server on port 80; resolves once it listens, with Date.now(). */
 export async function startRealServer(n: number): Promise<{ output: OutputLines; listeningAt: number }> {
   const child = spawnIn(`rs${n}`, [process.execPath, realServerScript, realServerAddress(n), '80'], { stdio: ['ignore', 'pipe', 'ignore'] });
